@@ -1,0 +1,57 @@
+//! The contract suite on DynamoDB, S3 and SQS, against the AWS-protocol emulator that
+//! `scripts/test` starts (moto's server on 127.0.0.1). Without `AWS_ENDPOINT_URL` these tests
+//! fail, loudly: they never skip.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_config::{BehaviorVersion, SdkConfig};
+use recap_aws::{DynamoRecords, S3Files, S3Options, SqsQueue, provision};
+use recap_contract::{Backend, contract_tests};
+use recap_domain::files::Files;
+use recap_domain::queue::Queue;
+use recap_domain::records::Records;
+
+struct Emulator {
+    sdk: SdkConfig,
+}
+
+async fn backend() -> Emulator {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "the AWS contract tests need the emulator on 127.0.0.1 (AWS_ENDPOINT_URL={endpoint:?}): run ./scripts/test"
+    );
+    Emulator { sdk: aws_config::defaults(BehaviorVersion::latest()).load().await }
+}
+
+fn name(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+#[async_trait]
+impl Backend for Emulator {
+    async fn records(&self) -> Arc<dyn Records> {
+        let client = aws_sdk_dynamodb::Client::new(&self.sdk);
+        let table = name("recap");
+        provision::create_table(&client, &table).await.unwrap();
+        Arc::new(DynamoRecords::new(client, table))
+    }
+    async fn files(&self) -> Arc<dyn Files> {
+        let client = S3Options { path_style: true, checksums_when_required: true }.client(&self.sdk);
+        let bucket = name("recap");
+        provision::create_bucket(&client, &bucket).await.unwrap();
+        Arc::new(S3Files::new(client, bucket))
+    }
+    async fn queue(&self, max_receive: u32, fifo: bool) -> (Arc<dyn Queue>, Arc<dyn Queue>) {
+        let client = aws_sdk_sqs::Client::new(&self.sdk);
+        let mut q = name("recap");
+        if fifo {
+            q.push_str(".fifo");
+        }
+        let (url, dlq) = provision::create_queue_with_dlq(&client, &q, max_receive).await.unwrap();
+        (Arc::new(SqsQueue::new(client.clone(), url)), Arc::new(SqsQueue::new(client, dlq)))
+    }
+}
+
+contract_tests!(backend);

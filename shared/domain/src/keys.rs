@@ -1,0 +1,90 @@
+//! Every key Recap writes, built in one place.
+//!
+//! Tenant data: the partition key starts with the tenant id (36 characters, so no tenant's
+//! prefix is another's), then `#` and the entity. File keys start with the tenant id and `/`.
+//! Global catalog items live under partitions that start with `CATALOG#`, which no tenant id
+//! can start with. Tests below pin each key as an exact string.
+//!
+//! | access pattern                       | key                                         | round trips |
+//! |--------------------------------------|---------------------------------------------|-------------|
+//! | a user of a tenant                   | `{t}#USER#{u}` / `PROFILE`                  | 1 GetItem   |
+//! | a transcript                         | `{t}#TRANSCRIPT#{id}` / `META`              | 1 GetItem   |
+//! | a tenant's transcripts, newest first | gsi1 `{t}#TRANSCRIPTS` / `{id}` (v7, sorts by time), descending | 1 Query a page |
+//! | a catalog kind                       | `CATALOG#{KIND}` / `{name}`                 | 1 Query     |
+
+use crate::files::FileKey;
+use crate::ids::{TenantId, TranscriptId, UserId};
+use crate::records::Key;
+
+pub const CATALOG_PREFIX: &str = "CATALOG#";
+
+/// A partition of one tenant: `{tenant}#{kind}`.
+pub fn tenant_pk(t: &TenantId, kind: &str) -> String {
+    format!("{t}#{kind}")
+}
+
+pub fn user(t: &TenantId, u: &UserId) -> Key {
+    Key::new(format!("{t}#USER#{u}"), "PROFILE")
+}
+
+pub fn transcript(t: &TenantId, id: &TranscriptId) -> Key {
+    Key::new(format!("{t}#TRANSCRIPT#{id}"), "META")
+}
+
+/// The gsi1 key that lists a tenant's transcripts by creation (ids are v7).
+pub fn transcripts_index(t: &TenantId, id: &TranscriptId) -> Key {
+    Key::new(tenant_pk(t, "TRANSCRIPTS"), id.to_string())
+}
+
+pub fn catalog_pk(kind: &str) -> String {
+    format!("{CATALOG_PREFIX}{kind}")
+}
+
+/// The prefix of every file of a tenant.
+pub fn tenant_file_prefix(t: &TenantId) -> String {
+    format!("{t}/")
+}
+
+/// A tenant's file: `{tenant}/{rest}`.
+pub fn tenant_file(t: &TenantId, rest: &str) -> crate::Result<FileKey> {
+    FileKey::parse(format!("{t}/{rest}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    const U: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+    const X: &str = "01936b2e-1e4a-7cc0-8d3b-2f0a5e1c9b11";
+
+    #[test]
+    fn keys_are_exact_strings_that_start_with_the_tenant() {
+        let t = TenantId::parse(T).unwrap();
+        let u = UserId::parse(U).unwrap();
+        let x = TranscriptId::parse(X).unwrap();
+        assert_eq!(user(&t, &u), Key::new(format!("{T}#USER#{U}"), "PROFILE"));
+        assert_eq!(transcript(&t, &x), Key::new(format!("{T}#TRANSCRIPT#{X}"), "META"));
+        assert_eq!(transcripts_index(&t, &x), Key::new(format!("{T}#TRANSCRIPTS"), X));
+        assert_eq!(catalog_pk("MODELS"), "CATALOG#MODELS");
+        assert_eq!(tenant_file(&t, "transcripts/a.vtt").unwrap().as_str(), format!("{T}/transcripts/a.vtt"));
+        assert!(tenant_file(&t, "../other").is_err());
+        for k in [user(&t, &u), transcript(&t, &x), transcripts_index(&t, &x)] {
+            assert!(k.pk.starts_with(&format!("{T}#")), "{k}");
+        }
+    }
+
+    #[test]
+    fn no_tenant_prefix_is_another_tenants_prefix() {
+        // Tenant ids have one length, so `{a}#` can never be a prefix of `{b}#…` for a ≠ b,
+        // even when the ids share 35 characters; nor can a tenant key start with `CATALOG#`.
+        let a = TenantId::parse("00000000-0000-4000-8000-000000000001").unwrap();
+        let b = TenantId::parse("00000000-0000-4000-8000-000000000010").unwrap();
+        let pa = tenant_pk(&a, "X");
+        let pb = tenant_pk(&b, "X");
+        assert!(!pb.starts_with(&format!("{a}#")));
+        assert!(!pa.starts_with(&format!("{b}#")));
+        assert!(!pa.starts_with(CATALOG_PREFIX));
+        assert!(!tenant_file(&b, "f").unwrap().as_str().starts_with(&tenant_file_prefix(&a)));
+    }
+}

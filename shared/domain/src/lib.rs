@@ -1,0 +1,15 @@
+//! Recap's domain: entities, newtypes, rules, ports and use cases.
+//!
+//! Nothing here knows AWS, HTTP or any model provider. The ports ([`records`], [`files`],
+//! [`queue`], [`clock`]) are small traits that the adapters (`recap-embedded`, `recap-aws`)
+//! implement with the same semantics; the contract suite (`recap-contract`) proves it.
+
+pub mod clock;
+pub mod error;
+pub mod files;
+pub mod ids;
+pub mod keys;
+pub mod queue;
+pub mod records;
+
+pub use error::{Conflict, Error, Result};
