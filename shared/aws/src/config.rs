@@ -24,10 +24,12 @@ pub struct S3Options {
 
 impl S3Options {
     pub fn from_env() -> Self {
-        let on = |k: &str| std::env::var(k).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+        let on =
+            |k: &str| std::env::var(k).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
         S3Options {
             path_style: on("RECAP_S3_PATH_STYLE"),
-            checksums_when_required: std::env::var("RECAP_S3_CHECKSUMS").is_ok_and(|v| v == "when_required"),
+            checksums_when_required: std::env::var("RECAP_S3_CHECKSUMS")
+                .is_ok_and(|v| v == "when_required"),
         }
     }
 }

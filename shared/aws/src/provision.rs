@@ -40,7 +40,11 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
                 .index_name(i.name())
                 .key_schema(key(p, KeyType::Hash)?)
                 .key_schema(key(s, KeyType::Range)?)
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
                 .build()
                 .map_err(|e| Error::unexpected("building an index", e))?,
         );

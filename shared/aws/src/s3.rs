@@ -8,7 +8,9 @@ use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
 use aws_sdk_s3::primitives::ByteStream;
 use base64_cursor::{decode_cursor, encode_cursor};
 use recap_domain::clock::{Clock, SystemClock};
-use recap_domain::files::{FileKey, FileMeta, FilePage, Files, Presigned, UploadPolicy, validate_expiry};
+use recap_domain::files::{
+    FileKey, FileMeta, FilePage, Files, Presigned, UploadPolicy, validate_expiry,
+};
 use recap_domain::{Error, Result};
 
 use crate::sdk_err;
@@ -32,7 +34,10 @@ fn presigned(p: PresignedRequest, expires_in: Duration) -> Presigned {
     Presigned {
         method: p.method().to_string(),
         url: p.uri().to_string(),
-        headers: p.headers().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        headers: p
+            .headers()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         expires_at: SystemClock.now().plus(expires_in),
     }
 }
@@ -78,7 +83,14 @@ impl Files for S3Files {
 
     #[tracing::instrument(skip_all, fields(key = %key))]
     async fn get(&self, key: &FileKey) -> Result<Option<(Vec<u8>, FileMeta)>> {
-        let out = match self.client.get_object().bucket(&self.bucket).key(key.as_str()).send().await {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+        {
             Ok(o) => o,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
             Err(e) => return Err(sdk_err("S3 GetObject", e)),
@@ -101,10 +113,20 @@ impl Files for S3Files {
 
     #[tracing::instrument(skip_all, fields(key = %key))]
     async fn head(&self, key: &FileKey) -> Result<Option<FileMeta>> {
-        match self.client.head_object().bucket(&self.bucket).key(key.as_str()).send().await {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+        {
             Ok(o) => Ok(Some(FileMeta {
                 key: key.clone(),
-                size: o.content_length.and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
+                size: o
+                    .content_length
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or(0),
                 content_type: o.content_type,
             })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
@@ -223,13 +245,30 @@ mod tests {
         };
         let p = files.presign_put(&key, &policy).await.unwrap();
         assert_eq!(p.method, "PUT");
-        let signed = p.url.split("X-Amz-SignedHeaders=").nth(1).unwrap().split('&').next().unwrap();
+        let signed = p
+            .url
+            .split("X-Amz-SignedHeaders=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap();
         let signed = signed.replace("%3B", ";");
         assert!(signed.split(';').any(|h| h == "content-length"), "{signed}");
         assert!(signed.split(';').any(|h| h == "content-type"), "{signed}");
         assert!(p.url.contains("X-Amz-Expires=600"), "{}", p.url);
-        assert!(p.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("content-length") && v == "1234"));
-        let too_big = UploadPolicy { content_length: 2001, ..policy };
-        assert!(matches!(files.presign_put(&key, &too_big).await, Err(Error::Validation { .. })));
+        assert!(
+            p.headers
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("content-length") && v == "1234")
+        );
+        let too_big = UploadPolicy {
+            content_length: 2001,
+            ..policy
+        };
+        assert!(matches!(
+            files.presign_put(&key, &too_big).await,
+            Err(Error::Validation { .. })
+        ));
     }
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry,
+};
 use recap_domain::queue::{DEDUP_ATTRIBUTE, MAX_BATCH, Message, Queue, Received, validate_receive};
 use recap_domain::{Conflict, Error, Result};
 
@@ -55,9 +57,16 @@ impl Queue for SqsQueue {
     #[tracing::instrument(skip_all)]
     async fn send(&self, message: Message) -> Result<String> {
         message.validate()?;
-        let fifo_id = if self.fifo { message.dedup_id.clone() } else { None };
+        let fifo_id = if self.fifo {
+            message.dedup_id.clone()
+        } else {
+            None
+        };
         if self.fifo && fifo_id.is_none() {
-            return Err(Error::validation("dedup_id", "a FIFO queue needs a deduplication id"));
+            return Err(Error::validation(
+                "dedup_id",
+                "a FIFO queue needs a deduplication id",
+            ));
         }
         let out = self
             .client
@@ -78,7 +87,10 @@ impl Queue for SqsQueue {
         for m in &messages {
             m.validate()?;
             if self.fifo && m.dedup_id.is_none() {
-                return Err(Error::validation("dedup_id", "a FIFO queue needs a deduplication id"));
+                return Err(Error::validation(
+                    "dedup_id",
+                    "a FIFO queue needs a deduplication id",
+                ));
             }
         }
         let mut ids = Vec::with_capacity(messages.len());
@@ -109,7 +121,15 @@ impl Queue for SqsQueue {
                 let sent = ids.len() + out.successful.len();
                 return Err(Error::Unavailable {
                     what: "SQS".into(),
-                    source: Some(format!("{} of {} messages were not sent ({sent} were): {:?}", messages.len() - sent, messages.len(), out.failed.first().map(|f| f.code.clone())).into()),
+                    source: Some(
+                        format!(
+                            "{} of {} messages were not sent ({sent} were): {:?}",
+                            messages.len() - sent,
+                            messages.len(),
+                            out.failed.first().map(|f| f.code.clone())
+                        )
+                        .into(),
+                    ),
                 });
             }
             let mut ok = out.successful;
@@ -120,7 +140,12 @@ impl Queue for SqsQueue {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn receive(&self, max: u32, visibility: Duration, wait: Duration) -> Result<Vec<Received>> {
+    async fn receive(
+        &self,
+        max: u32,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Received>> {
         validate_receive(max, visibility)?;
         let out = self
             .client
@@ -170,7 +195,9 @@ impl Queue for SqsQueue {
             .send()
             .await
             .map_err(|e| match e.as_service_error() {
-                Some(s) if s.is_receipt_handle_is_invalid() => Conflict::State("the receipt is not valid".into()).into(),
+                Some(s) if s.is_receipt_handle_is_invalid() => {
+                    Conflict::State("the receipt is not valid".into()).into()
+                }
                 _ => sdk_err("SQS DeleteMessage", e),
             })?;
         Ok(())

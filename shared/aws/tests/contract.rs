@@ -22,7 +22,9 @@ async fn backend() -> Emulator {
         endpoint.starts_with("http://127.0.0.1:"),
         "the AWS contract tests need the emulator on 127.0.0.1 (AWS_ENDPOINT_URL={endpoint:?}): run ./scripts/test"
     );
-    Emulator { sdk: aws_config::defaults(BehaviorVersion::latest()).load().await }
+    Emulator {
+        sdk: aws_config::defaults(BehaviorVersion::latest()).load().await,
+    }
 }
 
 fn name(prefix: &str) -> String {
@@ -38,7 +40,11 @@ impl Backend for Emulator {
         Arc::new(DynamoRecords::new(client, table))
     }
     async fn files(&self) -> Arc<dyn Files> {
-        let client = S3Options { path_style: true, checksums_when_required: true }.client(&self.sdk);
+        let client = S3Options {
+            path_style: true,
+            checksums_when_required: true,
+        }
+        .client(&self.sdk);
         let bucket = name("recap");
         provision::create_bucket(&client, &bucket).await.unwrap();
         Arc::new(S3Files::new(client, bucket))
@@ -49,8 +55,13 @@ impl Backend for Emulator {
         if fifo {
             q.push_str(".fifo");
         }
-        let (url, dlq) = provision::create_queue_with_dlq(&client, &q, max_receive).await.unwrap();
-        (Arc::new(SqsQueue::new(client.clone(), url)), Arc::new(SqsQueue::new(client, dlq)))
+        let (url, dlq) = provision::create_queue_with_dlq(&client, &q, max_receive)
+            .await
+            .unwrap();
+        (
+            Arc::new(SqsQueue::new(client.clone(), url)),
+            Arc::new(SqsQueue::new(client, dlq)),
+        )
     }
 }
 

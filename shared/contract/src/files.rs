@@ -27,7 +27,10 @@ pub async fn round_trip(b: &dyn Backend) {
     assert_eq!(meta.size, body.len() as u64);
     assert_eq!(meta.content_type.as_deref(), Some("text/vtt"));
     let head = f.head(&k).await.unwrap().unwrap();
-    assert_eq!((head.size, head.content_type.as_deref()), (body.len() as u64, Some("text/vtt")));
+    assert_eq!(
+        (head.size, head.content_type.as_deref()),
+        (body.len() as u64, Some("text/vtt"))
+    );
     f.put(&k, b"replaced".to_vec(), "text/plain").await.unwrap();
     assert_eq!(f.get(&k).await.unwrap().unwrap().0, b"replaced");
     f.delete(&k).await.unwrap();
@@ -41,12 +44,18 @@ pub async fn list_by_prefix_with_paging(b: &dyn Backend) {
     let mut want = Vec::new();
     for i in (0..7).rev() {
         let k = key(&format!("{t}/a/{i}.json"));
-        f.put(&k, vec![b'x'; i + 1], "application/json").await.unwrap();
+        f.put(&k, vec![b'x'; i + 1], "application/json")
+            .await
+            .unwrap();
         want.push(k);
     }
     want.sort();
-    f.put(&key(&format!("{t}/b/x")), b"x".to_vec(), "text/plain").await.unwrap();
-    f.put(&key(&format!("{t}0/a/x")), b"x".to_vec(), "text/plain").await.unwrap();
+    f.put(&key(&format!("{t}/b/x")), b"x".to_vec(), "text/plain")
+        .await
+        .unwrap();
+    f.put(&key(&format!("{t}0/a/x")), b"x".to_vec(), "text/plain")
+        .await
+        .unwrap();
     let prefix = format!("{t}/a/");
     let mut got = Vec::new();
     let mut sizes = Vec::new();
@@ -67,10 +76,20 @@ pub async fn list_by_prefix_with_paging(b: &dyn Backend) {
     assert_eq!(got, want, "key order, only under the prefix");
     assert_eq!(sizes, (1..=7).collect::<Vec<u64>>());
     let all = f.list(&format!("{t}/"), None, 100).await.unwrap();
-    assert_eq!(all.files.len(), 8, "another tenant-like prefix is not included");
+    assert_eq!(
+        all.files.len(),
+        8,
+        "another tenant-like prefix is not included"
+    );
     let first = f.list(&prefix, None, 3).await.unwrap().next_cursor.unwrap();
-    assert!(matches!(f.list(&format!("{t}/b/"), Some(first), 3).await, Err(Error::Validation { .. })));
-    assert!(matches!(f.list(&prefix, None, 0).await, Err(Error::Validation { .. })));
+    assert!(matches!(
+        f.list(&format!("{t}/b/"), Some(first), 3).await,
+        Err(Error::Validation { .. })
+    ));
+    assert!(matches!(
+        f.list(&prefix, None, 0).await,
+        Err(Error::Validation { .. })
+    ));
 }
 
 pub async fn presigned_urls_over_http(b: &dyn Backend) {
@@ -93,7 +112,12 @@ pub async fn presigned_urls_over_http(b: &dyn Backend) {
         }
     }
     let res = req.send().await.unwrap();
-    assert!(res.status().is_success(), "presigned PUT: {} {:?}", res.status(), res.text().await);
+    assert!(
+        res.status().is_success(),
+        "presigned PUT: {} {:?}",
+        res.status(),
+        res.text().await
+    );
     assert_eq!(f.get(&k).await.unwrap().unwrap().0, body);
 
     let get = f.presign_get(&k, Duration::from_secs(60)).await.unwrap();
@@ -101,7 +125,16 @@ pub async fn presigned_urls_over_http(b: &dyn Backend) {
     assert!(res.status().is_success(), "presigned GET: {}", res.status());
     assert_eq!(res.bytes().await.unwrap().to_vec(), body);
 
-    let too_big = UploadPolicy { content_length: 2048, ..policy.clone() };
-    assert!(matches!(f.presign_put(&k, &too_big).await, Err(Error::Validation { .. })));
-    assert!(matches!(f.presign_get(&k, Duration::from_secs(8 * 24 * 3600)).await, Err(Error::Validation { .. })));
+    let too_big = UploadPolicy {
+        content_length: 2048,
+        ..policy.clone()
+    };
+    assert!(matches!(
+        f.presign_put(&k, &too_big).await,
+        Err(Error::Validation { .. })
+    ));
+    assert!(matches!(
+        f.presign_get(&k, Duration::from_secs(8 * 24 * 3600)).await,
+        Err(Error::Validation { .. })
+    ));
 }

@@ -17,7 +17,10 @@ impl Timestamp {
         self.0
     }
     pub fn plus(self, d: Duration) -> Timestamp {
-        Timestamp(self.0.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+        Timestamp(
+            self.0
+                .saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        )
     }
     pub fn seconds(self) -> i64 {
         self.0.div_euclid(1000)

@@ -75,10 +75,7 @@ impl Error {
         Error::NotFound { what: what.into() }
     }
 
-    pub fn unexpected(
-        context: impl Into<Cow<'static, str>>,
-        source: impl Into<BoxError>,
-    ) -> Self {
+    pub fn unexpected(context: impl Into<Cow<'static, str>>, source: impl Into<BoxError>) -> Self {
         Error::Unexpected {
             context: context.into(),
             source: Some(source.into()),

@@ -30,7 +30,9 @@ impl FileKey {
         if s.chars().any(|c| c.is_control() || c == '\\') {
             return bad("must not contain control characters or backslashes");
         }
-        if s.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
+        if s.split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+        {
             return bad("segments must not be empty, '.' or '..'");
         }
         Ok(FileKey(s))
@@ -102,7 +104,10 @@ impl UploadPolicy {
     pub fn validate(&self) -> Result<()> {
         validate_expiry(self.expires_in)?;
         if self.content_length == 0 {
-            return Err(Error::validation("size_bytes", "an upload must not be empty"));
+            return Err(Error::validation(
+                "size_bytes",
+                "an upload must not be empty",
+            ));
         }
         if self.content_length > self.max_bytes {
             return Err(Error::validation(
@@ -151,10 +156,23 @@ mod tests {
 
     #[test]
     fn keys_refuse_traversal_and_oddities() {
-        for bad in ["", "/a", "a/", "a//b", "a/../b", "./a", "a\\b", "a\nb", &"x".repeat(1025)] {
+        for bad in [
+            "",
+            "/a",
+            "a/",
+            "a//b",
+            "a/../b",
+            "./a",
+            "a\\b",
+            "a\nb",
+            &"x".repeat(1025),
+        ] {
             assert!(FileKey::parse(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(FileKey::parse("t/a b/ü.vtt").unwrap().as_str(), "t/a b/ü.vtt");
+        assert_eq!(
+            FileKey::parse("t/a b/ü.vtt").unwrap().as_str(),
+            "t/a b/ü.vtt"
+        );
     }
 
     #[test]
@@ -166,9 +184,37 @@ mod tests {
             content_type: "text/vtt".into(),
         };
         assert!(p.validate().is_ok());
-        assert!(UploadPolicy { content_length: 11, ..p.clone() }.validate().is_err());
-        assert!(UploadPolicy { content_length: 0, ..p.clone() }.validate().is_err());
-        assert!(UploadPolicy { expires_in: Duration::ZERO, ..p.clone() }.validate().is_err());
-        assert!(UploadPolicy { expires_in: MAX_PRESIGN + Duration::from_secs(1), ..p }.validate().is_err());
+        assert!(
+            UploadPolicy {
+                content_length: 11,
+                ..p.clone()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            UploadPolicy {
+                content_length: 0,
+                ..p.clone()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            UploadPolicy {
+                expires_in: Duration::ZERO,
+                ..p.clone()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            UploadPolicy {
+                expires_in: MAX_PRESIGN + Duration::from_secs(1),
+                ..p
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

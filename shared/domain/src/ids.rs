@@ -29,7 +29,8 @@ pub fn parse_canonical(field: &'static str, s: &str) -> Result<Uuid, Error> {
             "expected a UUID in canonical form (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
         ));
     }
-    Uuid::parse_str(s).map_err(|_| Error::validation(field, "expected a UUID of hexadecimal digits"))
+    Uuid::parse_str(s)
+        .map_err(|_| Error::validation(field, "expected a UUID of hexadecimal digits"))
 }
 
 macro_rules! define_id {

@@ -64,10 +64,19 @@ mod tests {
         let u = UserId::parse(U).unwrap();
         let x = TranscriptId::parse(X).unwrap();
         assert_eq!(user(&t, &u), Key::new(format!("{T}#USER#{U}"), "PROFILE"));
-        assert_eq!(transcript(&t, &x), Key::new(format!("{T}#TRANSCRIPT#{X}"), "META"));
-        assert_eq!(transcripts_index(&t, &x), Key::new(format!("{T}#TRANSCRIPTS"), X));
+        assert_eq!(
+            transcript(&t, &x),
+            Key::new(format!("{T}#TRANSCRIPT#{X}"), "META")
+        );
+        assert_eq!(
+            transcripts_index(&t, &x),
+            Key::new(format!("{T}#TRANSCRIPTS"), X)
+        );
         assert_eq!(catalog_pk("MODELS"), "CATALOG#MODELS");
-        assert_eq!(tenant_file(&t, "transcripts/a.vtt").unwrap().as_str(), format!("{T}/transcripts/a.vtt"));
+        assert_eq!(
+            tenant_file(&t, "transcripts/a.vtt").unwrap().as_str(),
+            format!("{T}/transcripts/a.vtt")
+        );
         assert!(tenant_file(&t, "../other").is_err());
         for k in [user(&t, &u), transcript(&t, &x), transcripts_index(&t, &x)] {
             assert!(k.pk.starts_with(&format!("{T}#")), "{k}");
@@ -85,6 +94,11 @@ mod tests {
         assert!(!pb.starts_with(&format!("{a}#")));
         assert!(!pa.starts_with(&format!("{b}#")));
         assert!(!pa.starts_with(CATALOG_PREFIX));
-        assert!(!tenant_file(&b, "f").unwrap().as_str().starts_with(&tenant_file_prefix(&a)));
+        assert!(
+            !tenant_file(&b, "f")
+                .unwrap()
+                .as_str()
+                .starts_with(&tenant_file_prefix(&a))
+        );
     }
 }

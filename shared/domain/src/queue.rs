@@ -84,9 +84,7 @@ impl Message {
             }
         }
         if let Some(d) = &self.dedup_id {
-            let ok = !d.is_empty()
-                && d.len() <= 128
-                && d.bytes().all(|b| b.is_ascii_graphic());
+            let ok = !d.is_empty() && d.len() <= 128 && d.bytes().all(|b| b.is_ascii_graphic());
             if !ok {
                 return Err(Error::validation(
                     "dedup_id",
@@ -130,7 +128,12 @@ pub trait Queue: Send + Sync {
     async fn send_batch(&self, messages: Vec<Message>) -> Result<Vec<String>>;
     /// Up to `max` (1 to 10) visible messages, hidden from others for `visibility`; waits up
     /// to `wait` for one to arrive.
-    async fn receive(&self, max: u32, visibility: Duration, wait: Duration) -> Result<Vec<Received>>;
+    async fn receive(
+        &self,
+        max: u32,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Received>>;
     /// Done with the message. A stale receipt (the message was received again) is a conflict.
     async fn delete(&self, receipt: &str) -> Result<()>;
     /// Hides the message for `visibility` from now; zero returns it to the queue at once.
@@ -151,9 +154,18 @@ mod tests {
     fn messages_are_checked_before_sending() {
         assert!(Message::new("x").validate().is_ok());
         assert!(Message::new("").validate().is_err());
-        assert!(Message::new("x".repeat(MAX_BODY_BYTES + 1)).validate().is_err());
+        assert!(
+            Message::new("x".repeat(MAX_BODY_BYTES + 1))
+                .validate()
+                .is_err()
+        );
         assert!(Message::new("x").attr("bad name", "v").validate().is_err());
-        assert!(Message::new("x").attr(DEDUP_ATTRIBUTE, "v").validate().is_err());
+        assert!(
+            Message::new("x")
+                .attr(DEDUP_ATTRIBUTE, "v")
+                .validate()
+                .is_err()
+        );
         assert!(Message::new("x").attr("k", "").validate().is_err());
         assert!(Message::new("x").dedup("a b").validate().is_err());
         assert!(Message::new("x").dedup("x".repeat(129)).validate().is_err());

@@ -285,7 +285,10 @@ impl Update {
             let current = match item.get(a) {
                 None => 0i128,
                 Some(v) => number_as_i128(v).ok_or_else(|| {
-                    Error::validation(a.clone(), "cannot add to an attribute that is not an integer")
+                    Error::validation(
+                        a.clone(),
+                        "cannot add to an attribute that is not an integer",
+                    )
                 })?,
             };
             let next = i64::try_from(current + i128::from(*n))
@@ -454,10 +457,7 @@ impl Query {
             && c.descending == self.descending
             && position.is_some_and(|k| k.pk == self.pk && self.sk.matches(&k.sk));
         if !belongs {
-            return Err(Error::validation(
-                "cursor",
-                "does not belong to this query",
-            ));
+            return Err(Error::validation("cursor", "does not belong to this query"));
         }
         Ok(Some(c))
     }
@@ -677,8 +677,8 @@ pub trait Records: Send + Sync {
 
 /// Serializes an entity into an item with its key.
 pub fn to_item<T: Serialize>(key: &Key, entity: &T) -> Result<Item> {
-    let v = serde_json::to_value(entity)
-        .map_err(|e| Error::unexpected("serializing an item", e))?;
+    let v =
+        serde_json::to_value(entity).map_err(|e| Error::unexpected("serializing an item", e))?;
     let Value::Object(mut m) = v else {
         return Err(Error::unexpected(
             "serializing an item",
@@ -727,7 +727,10 @@ mod tests {
         let k = Key::new("p", "s");
         let u = Update::new().set("a", "x").add("n", 3).remove("gone");
         let out = u.apply(&k, None).unwrap();
-        assert_eq!(Value::Object(out.clone()), json!({"pk":"p","sk":"s","a":"x","n":3}));
+        assert_eq!(
+            Value::Object(out.clone()),
+            json!({"pk":"p","sk":"s","a":"x","n":3})
+        );
         let out = Update::new().add("n", -5).apply(&k, Some(&out)).unwrap();
         assert_eq!(out["n"], json!(-2));
         let err = Update::new().add("a", 1).apply(&k, Some(&out)).unwrap_err();
@@ -775,13 +778,41 @@ mod tests {
         let q = Query::partition("t1#X").begins_with("A#").limit(2);
         let it = item(json!({"pk":"t1#X","sk":"A#2"}));
         let c = Cursor::after(&q, &it).unwrap().encode();
-        assert!(q.clone().after(Some(c.clone())).validate().unwrap().is_some());
+        assert!(
+            q.clone()
+                .after(Some(c.clone()))
+                .validate()
+                .unwrap()
+                .is_some()
+        );
         // another partition (another tenant), another range, another direction, another index
-        let other = Query::partition("t2#X").begins_with("A#").after(Some(c.clone()));
-        assert!(matches!(other.validate(), Err(Error::Validation { field, .. }) if field == "cursor"));
-        assert!(Query::partition("t1#X").begins_with("B#").after(Some(c.clone())).validate().is_err());
-        assert!(q.clone().descending().after(Some(c.clone())).validate().is_err());
-        assert!(q.clone().on(Index::Gsi1).after(Some(c.clone())).validate().is_err());
+        let other = Query::partition("t2#X")
+            .begins_with("A#")
+            .after(Some(c.clone()));
+        assert!(
+            matches!(other.validate(), Err(Error::Validation { field, .. }) if field == "cursor")
+        );
+        assert!(
+            Query::partition("t1#X")
+                .begins_with("B#")
+                .after(Some(c.clone()))
+                .validate()
+                .is_err()
+        );
+        assert!(
+            q.clone()
+                .descending()
+                .after(Some(c.clone()))
+                .validate()
+                .is_err()
+        );
+        assert!(
+            q.clone()
+                .on(Index::Gsi1)
+                .after(Some(c.clone()))
+                .validate()
+                .is_err()
+        );
         assert!(q.clone().after(Some("garbage!".into())).validate().is_err());
         assert!(q.clone().after(Some("e30".into())).validate().is_err());
         assert!(Query::partition("x").limit(0).validate().is_err());

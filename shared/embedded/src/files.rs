@@ -15,7 +15,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use recap_domain::clock::{Clock, SystemClock, Timestamp};
-use recap_domain::files::{FileKey, FileMeta, FilePage, Files, Presigned, UploadPolicy, validate_expiry};
+use recap_domain::files::{
+    FileKey, FileMeta, FilePage, Files, Presigned, UploadPolicy, validate_expiry,
+};
 use recap_domain::{Error, Result};
 use redb::{ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -26,7 +28,11 @@ use crate::{blocking, db_err};
 const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
 
 /// Characters kept as they are in a URL path segment or query value.
-const KEEP: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const KEEP: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Stored {
@@ -84,7 +90,12 @@ pub enum GrantError {
 }
 
 impl EmbeddedFiles {
-    pub(crate) fn new(db: Arc<redb::Database>, dir: PathBuf, base_url: String, secret: Arc<[u8]>) -> Self {
+    pub(crate) fn new(
+        db: Arc<redb::Database>,
+        dir: PathBuf,
+        base_url: String,
+        secret: Arc<[u8]>,
+    ) -> Self {
         EmbeddedFiles {
             db,
             dir,
@@ -99,7 +110,14 @@ impl EmbeddedFiles {
         self
     }
 
-    fn mac(&self, method: &str, key: &str, expires: i64, length: Option<u64>, content_type: Option<&str>) -> Hmac<Sha256> {
+    fn mac(
+        &self,
+        method: &str,
+        key: &str,
+        expires: i64,
+        length: Option<u64>,
+        content_type: Option<&str>,
+    ) -> Hmac<Sha256> {
         // The secret is at least 32 bytes (see `load_or_create_secret`); HMAC takes any length.
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.secret)
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
@@ -112,11 +130,21 @@ impl EmbeddedFiles {
         mac
     }
 
-    fn presign(&self, method: &str, key: &FileKey, expires_in: Duration, length: Option<u64>, content_type: Option<&str>) -> Result<Presigned> {
+    fn presign(
+        &self,
+        method: &str,
+        key: &FileKey,
+        expires_in: Duration,
+        length: Option<u64>,
+        content_type: Option<&str>,
+    ) -> Result<Presigned> {
         validate_expiry(expires_in)?;
         let expires_at = self.clock.now().plus(expires_in);
         let expires = expires_at.seconds();
-        let sig = self.mac(method, key.as_str(), expires, length, content_type).finalize().into_bytes();
+        let sig = self
+            .mac(method, key.as_str(), expires, length, content_type)
+            .finalize()
+            .into_bytes();
         let path: Vec<String> = key
             .as_str()
             .split('/')
@@ -133,10 +161,16 @@ impl EmbeddedFiles {
             headers.push(("content-length".to_string(), l.to_string()));
         }
         if let Some(ct) = content_type {
-            url.push_str(&format!("&X-Recap-Content-Type={}", utf8_percent_encode(ct, KEEP)));
+            url.push_str(&format!(
+                "&X-Recap-Content-Type={}",
+                utf8_percent_encode(ct, KEEP)
+            ));
             headers.push(("content-type".to_string(), ct.to_string()));
         }
-        url.push_str(&format!("&X-Recap-Signature={}", URL_SAFE_NO_PAD.encode(sig)));
+        url.push_str(&format!(
+            "&X-Recap-Signature={}",
+            URL_SAFE_NO_PAD.encode(sig)
+        ));
         Ok(Presigned {
             method: method.to_string(),
             url,
@@ -146,13 +180,26 @@ impl EmbeddedFiles {
     }
 
     /// Checks a presigned request: signature first, then expiry, method, length and type.
-    pub(crate) fn verify(&self, key: &FileKey, method: &str, g: &Grant, length: Option<u64>, content_type: Option<&str>) -> std::result::Result<(), GrantError> {
+    pub(crate) fn verify(
+        &self,
+        key: &FileKey,
+        method: &str,
+        g: &Grant,
+        length: Option<u64>,
+        content_type: Option<&str>,
+    ) -> std::result::Result<(), GrantError> {
         let sig = URL_SAFE_NO_PAD
             .decode(&g.signature)
             .map_err(|_| GrantError::BadSignature)?;
-        self.mac(&g.method, key.as_str(), g.expires, g.length, g.content_type.as_deref())
-            .verify_slice(&sig)
-            .map_err(|_| GrantError::BadSignature)?;
+        self.mac(
+            &g.method,
+            key.as_str(),
+            g.expires,
+            g.length,
+            g.content_type.as_deref(),
+        )
+        .verify_slice(&sig)
+        .map_err(|_| GrantError::BadSignature)?;
         if self.clock.now().seconds() >= g.expires {
             return Err(GrantError::Expired);
         }
@@ -182,7 +229,10 @@ fn read_meta(db: &redb::Database, key: &str) -> Result<Option<Stored>> {
     };
     let found = t.get(key).map_err(db_err)?;
     found
-        .map(|g| serde_json::from_slice(g.value()).map_err(|e| Error::unexpected("decoding file metadata", e)))
+        .map(|g| {
+            serde_json::from_slice(g.value())
+                .map_err(|e| Error::unexpected("decoding file metadata", e))
+        })
         .transpose()
 }
 
@@ -212,7 +262,8 @@ impl Files for EmbeddedFiles {
                 content_type,
                 blob,
             };
-            let bytes = serde_json::to_vec(&meta).map_err(|e| Error::unexpected("encoding file metadata", e))?;
+            let bytes = serde_json::to_vec(&meta)
+                .map_err(|e| Error::unexpected("encoding file metadata", e))?;
             let txn = db.begin_write().map_err(db_err)?;
             let old = {
                 let mut t = txn.open_table(FILES).map_err(db_err)?;
@@ -245,11 +296,25 @@ impl Files for EmbeddedFiles {
                         return Ok(None);
                     };
                     let b = std::fs::read(dir.join(&m2.blob)).map_err(io("reading a file"))?;
-                    return Ok(Some((b, FileMeta { key, size: m2.size, content_type: m2.content_type })));
+                    return Ok(Some((
+                        b,
+                        FileMeta {
+                            key,
+                            size: m2.size,
+                            content_type: m2.content_type,
+                        },
+                    )));
                 }
                 Err(e) => return Err(Error::unexpected("reading a file", e)),
             };
-            Ok(Some((body, FileMeta { key, size: m.size, content_type: m.content_type })))
+            Ok(Some((
+                body,
+                FileMeta {
+                    key,
+                    size: m.size,
+                    content_type: m.content_type,
+                },
+            )))
         })
         .await
     }
@@ -298,7 +363,11 @@ impl Files for EmbeddedFiles {
             None => None,
             Some(c) => {
                 let bad = || Error::validation("cursor", "does not belong to this listing");
-                let k = URL_SAFE_NO_PAD.decode(c).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(bad)?;
+                let k = URL_SAFE_NO_PAD
+                    .decode(c)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(bad)?;
                 if !k.starts_with(prefix) {
                     return Err(bad());
                 }
@@ -312,7 +381,10 @@ impl Files for EmbeddedFiles {
             let t = match txn.open_table(FILES) {
                 Ok(t) => t,
                 Err(redb::TableError::TableDoesNotExist(_)) => {
-                    return Ok(FilePage { files: vec![], next_cursor: None });
+                    return Ok(FilePage {
+                        files: vec![],
+                        next_cursor: None,
+                    });
                 }
                 Err(e) => return Err(db_err(e)),
             };
@@ -322,7 +394,10 @@ impl Files for EmbeddedFiles {
             };
             let mut files = Vec::new();
             let mut more = false;
-            for r in t.range::<&str>((lower, std::ops::Bound::Unbounded)).map_err(db_err)? {
+            for r in t
+                .range::<&str>((lower, std::ops::Bound::Unbounded))
+                .map_err(db_err)?
+            {
                 let (k, v) = r.map_err(db_err)?;
                 let k = k.value();
                 if !k.starts_with(prefix.as_str()) {
@@ -332,7 +407,8 @@ impl Files for EmbeddedFiles {
                     more = true;
                     break;
                 }
-                let m: Stored = serde_json::from_slice(v.value()).map_err(|e| Error::unexpected("decoding file metadata", e))?;
+                let m: Stored = serde_json::from_slice(v.value())
+                    .map_err(|e| Error::unexpected("decoding file metadata", e))?;
                 files.push(FileMeta {
                     key: FileKey::parse(k)?,
                     size: m.size,
@@ -351,7 +427,13 @@ impl Files for EmbeddedFiles {
 
     async fn presign_put(&self, key: &FileKey, policy: &UploadPolicy) -> Result<Presigned> {
         policy.validate()?;
-        self.presign("PUT", key, policy.expires_in, Some(policy.content_length), Some(&policy.content_type))
+        self.presign(
+            "PUT",
+            key,
+            policy.expires_in,
+            Some(policy.content_length),
+            Some(&policy.content_type),
+        )
     }
 
     async fn presign_get(&self, key: &FileKey, expires_in: Duration) -> Result<Presigned> {

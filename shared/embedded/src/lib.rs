@@ -31,7 +31,9 @@ pub struct EmbeddedStore {
 
 impl std::fmt::Debug for EmbeddedStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmbeddedStore").field("dir", &self.dir).finish()
+        f.debug_struct("EmbeddedStore")
+            .field("dir", &self.dir)
+            .finish()
     }
 }
 

@@ -69,7 +69,9 @@ pub struct EmbeddedQueue {
 
 impl std::fmt::Debug for EmbeddedQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmbeddedQueue").field("config", &self.config).finish()
+        f.debug_struct("EmbeddedQueue")
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -151,7 +153,8 @@ impl EmbeddedQueue {
                         continue;
                     }
                     let until = now + DEDUP_WINDOW.as_millis() as i64;
-                    t.insert((queue.as_str(), d.as_str()), until).map_err(db_err)?;
+                    t.insert((queue.as_str(), d.as_str()), until)
+                        .map_err(db_err)?;
                 }
                 let stored = Stored {
                     id: id.clone(),
@@ -173,7 +176,11 @@ impl EmbeddedQueue {
         Ok(ids)
     }
 
-    fn receive_now(&self, max: u32, visibility: Duration) -> impl FnOnce() -> Result<Vec<Received>> + Send + 'static {
+    fn receive_now(
+        &self,
+        max: u32,
+        visibility: Duration,
+    ) -> impl FnOnce() -> Result<Vec<Received>> + Send + 'static {
         let db = self.db.clone();
         let config = self.config.clone();
         let now = self.clock.now().millis();
@@ -183,7 +190,10 @@ impl EmbeddedQueue {
             let due: Vec<(i64, u64)> = {
                 let t = txn.open_table(READY).map_err(db_err)?;
                 let mut due = Vec::new();
-                for r in t.range((queue, i64::MIN, 0)..=(queue, now, u64::MAX)).map_err(db_err)? {
+                for r in t
+                    .range((queue, i64::MIN, 0)..=(queue, now, u64::MAX))
+                    .map_err(db_err)?
+                {
                     let (k, _) = r.map_err(db_err)?;
                     let (_, at, seq) = k.value();
                     due.push((at, seq));
@@ -200,7 +210,12 @@ impl EmbeddedQueue {
                     .remove((queue, at, seq))
                     .map_err(db_err)?;
                 let mut msgs = txn.open_table(MSGS).map_err(db_err)?;
-                let Some(mut m) = msgs.get((queue, seq)).map_err(db_err)?.map(|g| dec(g.value())).transpose()? else {
+                let Some(mut m) = msgs
+                    .get((queue, seq))
+                    .map_err(db_err)?
+                    .map(|g| dec(g.value()))
+                    .transpose()?
+                else {
                     continue;
                 };
                 if let Some(dlq) = &config.dead_letter
@@ -218,7 +233,8 @@ impl EmbeddedQueue {
                 m.visible_at = now + visibility.as_millis() as i64;
                 let receipt = format!("{seq}.{}", uuid::Uuid::new_v4().simple());
                 m.receipt = Some(receipt.clone());
-                msgs.insert((queue, seq), enc(&m)?.as_slice()).map_err(db_err)?;
+                msgs.insert((queue, seq), enc(&m)?.as_slice())
+                    .map_err(db_err)?;
                 drop(msgs);
                 txn.open_table(READY)
                     .map_err(db_err)?
@@ -264,7 +280,10 @@ impl EmbeddedQueue {
                     txn.commit().map_err(db_err)?;
                     Ok(())
                 }
-                Some(_) => Err(Conflict::State("the receipt is stale: the message was received again".into()).into()),
+                Some(_) => Err(Conflict::State(
+                    "the receipt is stale: the message was received again".into(),
+                )
+                .into()),
                 None => Err(Error::not_found("message")),
             }
         })
@@ -277,7 +296,8 @@ impl Queue for EmbeddedQueue {
     #[tracing::instrument(skip_all, fields(queue = %self.config.name))]
     async fn send(&self, message: Message) -> Result<String> {
         let mut ids = self.send_all(vec![message]).await?;
-        ids.pop().ok_or_else(|| Error::unexpected("embedded queue", "no id"))
+        ids.pop()
+            .ok_or_else(|| Error::unexpected("embedded queue", "no id"))
     }
 
     #[tracing::instrument(skip_all, fields(queue = %self.config.name, n = messages.len()))]
@@ -289,7 +309,12 @@ impl Queue for EmbeddedQueue {
     }
 
     #[tracing::instrument(skip_all, fields(queue = %self.config.name))]
-    async fn receive(&self, max: u32, visibility: Duration, wait: Duration) -> Result<Vec<Received>> {
+    async fn receive(
+        &self,
+        max: u32,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Received>> {
         validate_receive(max, visibility)?;
         let deadline = tokio::time::Instant::now() + wait;
         loop {
@@ -308,7 +333,10 @@ impl Queue for EmbeddedQueue {
     #[tracing::instrument(skip_all, fields(queue = %self.config.name))]
     async fn delete(&self, receipt: &str) -> Result<()> {
         self.with_receipt(receipt, |txn, queue, seq, m| {
-            txn.open_table(MSGS).map_err(db_err)?.remove((queue, seq)).map_err(db_err)?;
+            txn.open_table(MSGS)
+                .map_err(db_err)?
+                .remove((queue, seq))
+                .map_err(db_err)?;
             txn.open_table(READY)
                 .map_err(db_err)?
                 .remove((queue, m.visible_at, seq))
@@ -326,7 +354,9 @@ impl Queue for EmbeddedQueue {
             let mut ready = txn.open_table(READY).map_err(db_err)?;
             ready.remove((queue, m.visible_at, seq)).map_err(db_err)?;
             m.visible_at = now + visibility.as_millis() as i64;
-            ready.insert((queue, m.visible_at, seq), ()).map_err(db_err)?;
+            ready
+                .insert((queue, m.visible_at, seq), ())
+                .map_err(db_err)?;
             txn.open_table(MSGS)
                 .map_err(db_err)?
                 .insert((queue, seq), enc(&m)?.as_slice())

@@ -21,7 +21,9 @@ const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items"
 const GSI1: TableDefinition<(&str, &str, &str, &str), ()> = TableDefinition::new("idx_gsi1");
 const GSI2: TableDefinition<(&str, &str, &str, &str), ()> = TableDefinition::new("idx_gsi2");
 
-fn index_table(i: Index) -> TableDefinition<'static, (&'static str, &'static str, &'static str, &'static str), ()> {
+fn index_table(
+    i: Index,
+) -> TableDefinition<'static, (&'static str, &'static str, &'static str, &'static str), ()> {
     match i {
         Index::Gsi1 => GSI1,
         Index::Gsi2 => GSI2,
@@ -77,12 +79,25 @@ fn store(txn: &WriteTransaction, key: &Key, old: Option<&Item>, new: Option<&Ite
         }
         let mut t = txn.open_table(index_table(idx)).map_err(db_err)?;
         if let Some(b) = before {
-            t.remove((b.pk.as_str(), b.sk.as_str(), key.pk.as_str(), key.sk.as_str()))
-                .map_err(db_err)?;
+            t.remove((
+                b.pk.as_str(),
+                b.sk.as_str(),
+                key.pk.as_str(),
+                key.sk.as_str(),
+            ))
+            .map_err(db_err)?;
         }
         if let Some(a) = after {
-            t.insert((a.pk.as_str(), a.sk.as_str(), key.pk.as_str(), key.sk.as_str()), ())
-                .map_err(db_err)?;
+            t.insert(
+                (
+                    a.pk.as_str(),
+                    a.sk.as_str(),
+                    key.pk.as_str(),
+                    key.sk.as_str(),
+                ),
+                (),
+            )
+            .map_err(db_err)?;
         }
     }
     let mut t = txn.open_table(ITEMS).map_err(db_err)?;
@@ -93,7 +108,8 @@ fn store(txn: &WriteTransaction, key: &Key, old: Option<&Item>, new: Option<&Ite
                 .map_err(db_err)?;
         }
         None => {
-            t.remove((key.pk.as_str(), key.sk.as_str())).map_err(db_err)?;
+            t.remove((key.pk.as_str(), key.sk.as_str()))
+                .map_err(db_err)?;
         }
     }
     Ok(())
@@ -200,31 +216,15 @@ fn query_table(db: &redb::Database, q: &Query, cursor: Option<&Cursor>) -> Resul
         Bound::Unbounded => Bound::Excluded((end_pk.as_str(), "")),
     };
     let range = t.range::<(&str, &str)>((lower, upper)).map_err(db_err)?;
-    let want = q.limit as usize + 1;
-    let mut out = Vec::new();
-    let mut push = |r: std::result::Result<_, redb::StorageError>| -> Result<bool> {
-        let (_, v): (redb::AccessGuard<(&str, &str)>, redb::AccessGuard<&[u8]>) =
-            r.map_err(db_err)?;
-        out.push(decode(v.value())?);
-        Ok(out.len() < want)
-    };
-    if q.descending {
-        for r in range.rev() {
-            if !push(r)? {
-                break;
-            }
-        }
-    } else {
-        for r in range {
-            if !push(r)? {
-                break;
-            }
-        }
-    }
-    Ok(out)
+    take(range, q, |(_, v)| decode(v.value()))
 }
 
-fn query_index(db: &redb::Database, idx: Index, q: &Query, cursor: Option<&Cursor>) -> Result<Vec<Item>> {
+fn query_index(
+    db: &redb::Database,
+    idx: Index,
+    q: &Query,
+    cursor: Option<&Cursor>,
+) -> Result<Vec<Item>> {
     let txn = db.begin_read().map_err(db_err)?;
     let t = match txn.open_table(index_table(idx)) {
         Ok(t) => t,
@@ -259,8 +259,16 @@ fn query_index(db: &redb::Database, idx: Index, q: &Query, cursor: Option<&Curso
         Bound::Unbounded => Bound::Excluded((end_pk.as_str(), "", "", "")),
     };
     if let Some(c) = cursor {
-        let ik = c.index_key.as_ref().ok_or_else(|| Error::validation("cursor", "does not belong to this query"))?;
-        let pos = (ik.pk.as_str(), ik.sk.as_str(), c.key.pk.as_str(), c.key.sk.as_str());
+        let ik = c
+            .index_key
+            .as_ref()
+            .ok_or_else(|| Error::validation("cursor", "does not belong to this query"))?;
+        let pos = (
+            ik.pk.as_str(),
+            ik.sk.as_str(),
+            c.key.pk.as_str(),
+            c.key.sk.as_str(),
+        );
         if q.descending {
             upper = Bound::Excluded(pos);
         } else {
@@ -270,30 +278,31 @@ fn query_index(db: &redb::Database, idx: Index, q: &Query, cursor: Option<&Curso
     let range = t
         .range::<(&str, &str, &str, &str)>((lower, upper))
         .map_err(db_err)?;
-    let want = q.limit as usize + 1;
-    let mut out = Vec::new();
-    let mut push = |r: std::result::Result<_, redb::StorageError>| -> Result<bool> {
-        let (k, _): (redb::AccessGuard<(&str, &str, &str, &str)>, redb::AccessGuard<()>) =
-            r.map_err(db_err)?;
+    take(range, q, |(k, _)| {
         let (_, _, pk, sk) = k.value();
         let found = items.get((pk, sk)).map_err(db_err)?.ok_or_else(|| {
             Error::unexpected("embedded store", "an index entry points at no item")
         })?;
-        out.push(decode(found.value())?);
-        Ok(out.len() < want)
-    };
-    if q.descending {
-        for r in range.rev() {
-            if !push(r)? {
-                break;
-            }
-        }
+        decode(found.value())
+    })
+}
+
+/// Reads up to `limit + 1` entries of a range in the query's direction (see
+/// `Page::from_overfetch`).
+fn take<T>(
+    range: impl DoubleEndedIterator<Item = std::result::Result<T, redb::StorageError>>,
+    q: &Query,
+    mut read: impl FnMut(T) -> Result<Item>,
+) -> Result<Vec<Item>> {
+    let want = q.limit as usize + 1;
+    let entries: Box<dyn Iterator<Item = _>> = if q.descending {
+        Box::new(range.rev())
     } else {
-        for r in range {
-            if !push(r)? {
-                break;
-            }
-        }
+        Box::new(range)
+    };
+    let mut out = Vec::new();
+    for r in entries.take(want) {
+        out.push(read(r.map_err(db_err)?)?);
     }
     Ok(out)
 }
@@ -320,7 +329,9 @@ impl Records for EmbeddedRecords {
 
     #[tracing::instrument(skip_all)]
     async fn put(&self, item: Item, conditions: Vec<Condition>) -> Result<()> {
-        self.write(vec![Write::Put { item, conditions }]).await.map(|_| ())
+        self.write(vec![Write::Put { item, conditions }])
+            .await
+            .map(|_| ())
     }
 
     #[tracing::instrument(skip_all, fields(pk = %key.pk))]

@@ -26,7 +26,12 @@ fn refuse(status: StatusCode, detail: &str) -> Response {
         "status": status.as_u16(),
         "detail": detail,
     });
-    (status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn failed(e: recap_domain::Error) -> Response {
@@ -34,7 +39,11 @@ fn failed(e: recap_domain::Error) -> Response {
     refuse(StatusCode::INTERNAL_SERVER_ERROR, "the file store failed")
 }
 
-async fn download(State(files): State<EmbeddedFiles>, Path(key): Path<String>, q: Result<Query<Grant>, QueryRejection>) -> Response {
+async fn download(
+    State(files): State<EmbeddedFiles>,
+    Path(key): Path<String>,
+    q: Result<Query<Grant>, QueryRejection>,
+) -> Response {
     let Ok(key) = FileKey::parse(key) else {
         return refuse(StatusCode::BAD_REQUEST, "not a file key");
     };
@@ -46,7 +55,9 @@ async fn download(State(files): State<EmbeddedFiles>, Path(key): Path<String>, q
     }
     match files.get(&key).await {
         Ok(Some((body, meta))) => {
-            let ct = meta.content_type.unwrap_or_else(|| "application/octet-stream".into());
+            let ct = meta
+                .content_type
+                .unwrap_or_else(|| "application/octet-stream".into());
             ([(header::CONTENT_TYPE, ct)], body).into_response()
         }
         Ok(None) => refuse(StatusCode::NOT_FOUND, "no such file"),
@@ -54,14 +65,22 @@ async fn download(State(files): State<EmbeddedFiles>, Path(key): Path<String>, q
     }
 }
 
-async fn upload(State(files): State<EmbeddedFiles>, Path(key): Path<String>, q: Result<Query<Grant>, QueryRejection>, headers: HeaderMap, body: Bytes) -> Response {
+async fn upload(
+    State(files): State<EmbeddedFiles>,
+    Path(key): Path<String>,
+    q: Result<Query<Grant>, QueryRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Ok(key) = FileKey::parse(key) else {
         return refuse(StatusCode::BAD_REQUEST, "not a file key");
     };
     let Ok(Query(grant)) = q else {
         return refuse(StatusCode::FORBIDDEN, "the URL is not signed");
     };
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     if let Err(e) = files.verify(&key, "PUT", &grant, Some(body.len() as u64), ct) {
         return refuse(StatusCode::FORBIDDEN, &e.to_string());
     }

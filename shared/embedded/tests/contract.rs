@@ -27,7 +27,11 @@ async fn backend() -> Embedded {
     let files = store.files(format!("http://{addr}"));
     let app = files_router(files.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Embedded { _dir: dir, store, files }
+    Embedded {
+        _dir: dir,
+        store,
+        files,
+    }
 }
 
 #[async_trait]
@@ -41,8 +45,13 @@ impl Backend for Embedded {
     async fn queue(&self, max_receive: u32, _fifo: bool) -> (Arc<dyn Queue>, Arc<dyn Queue>) {
         let name = uuid::Uuid::new_v4().to_string();
         let dlq = format!("{name}-dlq");
-        let q = self.store.queue(QueueConfig::new(&name).dead_letter(&dlq, max_receive));
-        (Arc::new(q), Arc::new(self.store.queue(QueueConfig::new(dlq))))
+        let q = self
+            .store
+            .queue(QueueConfig::new(&name).dead_letter(&dlq, max_receive));
+        (
+            Arc::new(q),
+            Arc::new(self.store.queue(QueueConfig::new(dlq))),
+        )
     }
 }
 
@@ -65,27 +74,85 @@ async fn presigned_urls_refuse_tampering_expiry_and_other_sizes() {
     let put = b.files.presign_put(&k, &policy(5)).await.unwrap();
     let send = |url: String, body: &'static [u8], ct: &'static str| {
         let http = http.clone();
-        async move { http.put(url).header("content-type", ct).body(body).send().await.unwrap().status().as_u16() }
+        async move {
+            http.put(url)
+                .header("content-type", ct)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
     };
-    assert_eq!(send(put.url.clone(), b"123456", "text/plain").await, 403, "a larger body than signed");
-    assert_eq!(send(put.url.clone(), b"1234", "text/plain").await, 403, "a smaller body than signed");
-    assert_eq!(send(put.url.clone(), b"12345", "text/html").await, 403, "another content type");
+    assert_eq!(
+        send(put.url.clone(), b"123456", "text/plain").await,
+        403,
+        "a larger body than signed"
+    );
+    assert_eq!(
+        send(put.url.clone(), b"1234", "text/plain").await,
+        403,
+        "a smaller body than signed"
+    );
+    assert_eq!(
+        send(put.url.clone(), b"12345", "text/html").await,
+        403,
+        "another content type"
+    );
     let other_key = put.url.replace("/x.txt?", "/y.txt?");
-    assert_eq!(send(other_key, b"12345", "text/plain").await, 403, "another key");
+    assert_eq!(
+        send(other_key, b"12345", "text/plain").await,
+        403,
+        "another key"
+    );
     let longer = put.url.replace("X-Recap-Length=5", "X-Recap-Length=6");
-    assert_eq!(send(longer, b"123456", "text/plain").await, 403, "a tampered length");
+    assert_eq!(
+        send(longer, b"123456", "text/plain").await,
+        403,
+        "a tampered length"
+    );
     let unsigned = put.url.split('?').next().unwrap().to_string();
-    assert_eq!(send(unsigned, b"12345", "text/plain").await, 403, "no signature");
-    assert_eq!(b.files.head(&k).await.unwrap(), None, "nothing was stored by refused uploads");
+    assert_eq!(
+        send(unsigned, b"12345", "text/plain").await,
+        403,
+        "no signature"
+    );
+    assert_eq!(
+        b.files.head(&k).await.unwrap(),
+        None,
+        "nothing was stored by refused uploads"
+    );
     let get_url = put.url.clone();
-    assert_eq!(http.get(get_url).send().await.unwrap().status().as_u16(), 403, "a PUT URL does not GET");
+    assert_eq!(
+        http.get(get_url).send().await.unwrap().status().as_u16(),
+        403,
+        "a PUT URL does not GET"
+    );
     assert_eq!(send(put.url.clone(), b"12345", "text/plain").await, 200);
 
-    let short = UploadPolicy { expires_in: Duration::from_secs(1), ..policy(5) };
+    let short = UploadPolicy {
+        expires_in: Duration::from_secs(1),
+        ..policy(5)
+    };
     let expiring = b.files.presign_put(&k, &short).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_eq!(send(expiring.url, b"12345", "text/plain").await, 403, "expired");
-    let body = http.get(b.files.presign_get(&k, Duration::from_secs(5)).await.unwrap().url).send().await.unwrap();
+    assert_eq!(
+        send(expiring.url, b"12345", "text/plain").await,
+        403,
+        "expired"
+    );
+    let body = http
+        .get(
+            b.files
+                .presign_get(&k, Duration::from_secs(5))
+                .await
+                .unwrap()
+                .url,
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(body.headers()["content-type"], "text/plain");
     assert_eq!(body.bytes().await.unwrap().as_ref(), b"12345");
 }
@@ -95,18 +162,51 @@ async fn data_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = EmbeddedStore::open(dir.path()).unwrap();
-        store.records().put(json!({"pk": "p", "sk": "s", "v": 1}).as_object().unwrap().clone(), vec![]).await.unwrap();
-        store.files("http://127.0.0.1:9").put(&FileKey::parse("t/f").unwrap(), b"kept".to_vec(), "text/plain").await.unwrap();
-        store.queue(QueueConfig::new("q")).send(Message::new("waiting")).await.unwrap();
+        store
+            .records()
+            .put(
+                json!({"pk": "p", "sk": "s", "v": 1})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+                vec![],
+            )
+            .await
+            .unwrap();
+        store
+            .files("http://127.0.0.1:9")
+            .put(
+                &FileKey::parse("t/f").unwrap(),
+                b"kept".to_vec(),
+                "text/plain",
+            )
+            .await
+            .unwrap();
+        store
+            .queue(QueueConfig::new("q"))
+            .send(Message::new("waiting"))
+            .await
+            .unwrap();
         let again = EmbeddedStore::open(dir.path());
-        assert!(matches!(again, Err(recap_domain::Error::Unavailable { .. })), "a second opener is refused: {again:?}");
+        assert!(
+            matches!(again, Err(recap_domain::Error::Unavailable { .. })),
+            "a second opener is refused: {again:?}"
+        );
     }
     let store = EmbeddedStore::open(dir.path()).unwrap();
     let page = store.records().query(Query::partition("p")).await.unwrap();
     assert_eq!(page.items.len(), 1);
-    let f = store.files("http://127.0.0.1:9").get(&FileKey::parse("t/f").unwrap()).await.unwrap();
+    let f = store
+        .files("http://127.0.0.1:9")
+        .get(&FileKey::parse("t/f").unwrap())
+        .await
+        .unwrap();
     assert_eq!(f.unwrap().0, b"kept");
-    let m = store.queue(QueueConfig::new("q")).receive(1, Duration::from_secs(30), Duration::ZERO).await.unwrap();
+    let m = store
+        .queue(QueueConfig::new("q"))
+        .receive(1, Duration::from_secs(30), Duration::ZERO)
+        .await
+        .unwrap();
     assert_eq!(m[0].body, "waiting");
 }
 
@@ -115,12 +215,28 @@ async fn a_stale_receipt_cannot_delete_a_redelivered_message() {
     let b = backend().await;
     let (q, _) = b.queue(5, false).await;
     q.send(Message::new("x")).await.unwrap();
-    let first = q.receive(1, Duration::from_millis(10), Duration::ZERO).await.unwrap().pop().unwrap();
+    let first = q
+        .receive(1, Duration::from_millis(10), Duration::ZERO)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let second = q.receive(1, Duration::from_secs(30), Duration::ZERO).await.unwrap().pop().unwrap();
-    assert!(matches!(q.delete(&first.receipt).await, Err(recap_domain::Error::Conflict(_))));
+    let second = q
+        .receive(1, Duration::from_secs(30), Duration::ZERO)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert!(matches!(
+        q.delete(&first.receipt).await,
+        Err(recap_domain::Error::Conflict(_))
+    ));
     q.delete(&second.receipt).await.unwrap();
-    assert!(matches!(q.delete("garbage").await, Err(recap_domain::Error::Validation { .. })));
+    assert!(matches!(
+        q.delete("garbage").await,
+        Err(recap_domain::Error::Validation { .. })
+    ));
 }
 
 const CRASH_DIR: &str = "RECAP_CRASH_CHILD_DIR";
@@ -129,7 +245,9 @@ const CRASH_DIR: &str = "RECAP_CRASH_CHILD_DIR";
 /// kills. It returns at once unless that test started it.
 #[tokio::test]
 async fn crash_child_process() {
-    let Ok(dir) = std::env::var(CRASH_DIR) else { return };
+    let Ok(dir) = std::env::var(CRASH_DIR) else {
+        return;
+    };
     let store = EmbeddedStore::open(&dir).unwrap();
     let r = store.records();
     for batch in 0u32.. {
@@ -154,7 +272,10 @@ async fn a_crash_leaves_no_half_transaction() {
     let store_file = dir.path().join("recap.redb");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while std::fs::metadata(&store_file).map(|m| m.len()).unwrap_or(0) < 4 << 20 {
-        assert!(std::time::Instant::now() < deadline, "the child wrote nothing");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child wrote nothing"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();
@@ -163,14 +284,23 @@ async fn a_crash_leaves_no_half_transaction() {
     let r = store.records();
     let mut complete = 0;
     for batch in 0.. {
-        let page = r.query(Query::partition(format!("batch#{batch}")).limit(1000)).await.unwrap();
+        let page = r
+            .query(Query::partition(format!("batch#{batch}")).limit(1000))
+            .await
+            .unwrap();
         match page.items.len() {
             0 => break,
             100 => complete += 1,
             n => panic!("batch {batch} has {n} of 100 items after the crash"),
         }
     }
-    assert!(complete > 0, "the child committed nothing before it was killed");
-    let after = r.query(Query::partition(format!("batch#{}", complete + 1)).limit(10)).await.unwrap();
+    assert!(
+        complete > 0,
+        "the child committed nothing before it was killed"
+    );
+    let after = r
+        .query(Query::partition(format!("batch#{}", complete + 1)).limit(10))
+        .await
+        .unwrap();
     assert!(after.items.is_empty());
 }

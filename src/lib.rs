@@ -1,0 +1,96 @@
+//! The local stack: every route, over the embedded adapters, in one process.
+//!
+//! `recap serve` is this crate's [`Server`]; the end-to-end tests start the same thing on
+//! port 0 with a data directory of their own.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use recap_embedded::{EmbeddedStore, files_router};
+use recap_http::AppState;
+use tokio::net::TcpListener;
+
+/// How to run the local stack.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub data: PathBuf,
+    /// `RECAP_JWT_SECRET`; without it, the store's generated secret signs local tokens.
+    pub jwt_secret: Option<String>,
+}
+
+/// A bound, not yet running, local stack.
+pub struct Server {
+    listener: TcpListener,
+    app: axum::Router,
+    url: String,
+    store: EmbeddedStore,
+}
+
+impl Server {
+    /// Opens the store, binds the address and builds every route.
+    pub async fn bind(config: Config) -> anyhow::Result<Server> {
+        let store = EmbeddedStore::open(&config.data)
+            .with_context(|| format!("opening the data directory {}", config.data.display()))?;
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("binding {}", config.addr))?;
+        let addr = listener.local_addr()?;
+        let url = format!("http://{addr}");
+        let files = store.files(url.clone());
+        let state = AppState {
+            records: Arc::new(store.records()),
+        };
+        let app = recap_http::router(state).merge(files_router(files));
+        Ok(Server {
+            listener,
+            app,
+            url,
+            store,
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn store(&self) -> &EmbeddedStore {
+        &self.store
+    }
+
+    /// Serves until `shutdown` completes, then lets requests in flight finish.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP")
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
