@@ -8,9 +8,23 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use recap_domain::clock::SystemClock;
 use recap_embedded::{EmbeddedStore, files_router};
-use recap_http::AppState;
+use recap_http::{AppState, LocalTokens};
 use tokio::net::TcpListener;
+
+/// The local demo tenant and user that `recap serve` prints a token for.
+pub const DEMO_TENANT: &str = "00000000-0000-4000-8000-00000000de01";
+pub const DEMO_USER: &str = "00000000-0000-4000-8000-00000000de02";
+
+/// The secret that signs local tokens: `RECAP_JWT_SECRET`, else the data directory's own.
+pub fn token_secret(jwt_secret: Option<&str>, data: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    match jwt_secret {
+        Some(s) if s.len() < 16 => anyhow::bail!("RECAP_JWT_SECRET must be at least 16 bytes"),
+        Some(s) => Ok(s.as_bytes().to_vec()),
+        None => Ok(recap_embedded::data_secret(data)?),
+    }
+}
 
 /// How to run the local stack.
 #[derive(Debug, Clone)]
@@ -40,8 +54,11 @@ impl Server {
         let addr = listener.local_addr()?;
         let url = format!("http://{addr}");
         let files = store.files(url.clone());
+        let secret = token_secret(config.jwt_secret.as_deref(), &config.data)?;
         let state = AppState {
             records: Arc::new(store.records()),
+            clock: Arc::new(SystemClock),
+            tokens: Some(LocalTokens::new(&secret)),
         };
         let app = recap_http::router(state).merge(files_router(files));
         Ok(Server {
@@ -58,6 +75,18 @@ impl Server {
 
     pub fn store(&self) -> &EmbeddedStore {
         &self.store
+    }
+
+    /// A token for the demo tenant's first user, valid for a day.
+    pub fn demo_token(&self, jwt_secret: Option<&str>) -> anyhow::Result<String> {
+        let caller = recap_domain::access::Caller {
+            user: recap_domain::ids::UserId::parse(DEMO_USER)?,
+            tenant: recap_domain::ids::TenantId::parse(DEMO_TENANT)?,
+            email: Some("demo@recap.local".into()),
+            platform_admin: false,
+        };
+        let secret = token_secret(jwt_secret, self.store.dir())?;
+        Ok(LocalTokens::new(&secret).mint(&caller, std::time::Duration::from_secs(24 * 3600))?)
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight finish.

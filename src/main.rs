@@ -23,6 +23,24 @@ enum Command {
         #[arg(long, default_value = "./.recap")]
         data: PathBuf,
     },
+    /// Prints a local bearer token (on its last line), signed like `recap serve` checks them.
+    Token {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        user: String,
+        /// A platform admin (manages the global catalog).
+        #[arg(long)]
+        admin: bool,
+        #[arg(long)]
+        email: Option<String>,
+        /// Hours the token stays valid.
+        #[arg(long, default_value_t = 24)]
+        hours: u64,
+        /// The data directory whose secret signs the token (unless RECAP_JWT_SECRET is set).
+        #[arg(long, default_value = "./.recap")]
+        data: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -39,7 +57,32 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let jwt_secret = std::env::var("RECAP_JWT_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty());
     match cli.command {
+        Command::Token {
+            tenant,
+            user,
+            admin,
+            email,
+            hours,
+            data,
+        } => {
+            let caller = recap_domain::access::Caller {
+                user: recap_domain::ids::UserId::parse(&user)?,
+                tenant: recap_domain::ids::TenantId::parse(&tenant)?,
+                email,
+                platform_admin: admin,
+            };
+            let secret = recap::token_secret(jwt_secret.as_deref(), &data)?;
+            let ttl = std::time::Duration::from_secs(hours.clamp(1, 24 * 365) * 3600);
+            println!(
+                "{}",
+                recap_http::LocalTokens::new(&secret).mint(&caller, ttl)?
+            );
+            Ok(())
+        }
         Command::Serve { addr, data } => {
             let config = recap::Config {
                 addr,
@@ -50,9 +93,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let server = recap::Server::bind(config).await?;
             // Written once and never fatal: a closed stdout must not stop the server.
+            let token = server.demo_token(jwt_secret.as_deref())?;
             let banner = format!(
-                "Recap is listening on {url}\n  health: {url}/health\n  data:   {}\n",
+                "Recap is listening on {url}\n  health: {url}/health\n  data:   {}\n  demo tenant {}, token (24 h):\n    curl -H 'Authorization: Bearer {token}' {url}/me\n",
                 server.store().dir().display(),
+                recap::DEMO_TENANT,
                 url = server.url()
             );
             let mut out = std::io::stdout();

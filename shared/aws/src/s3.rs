@@ -9,7 +9,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use base64_cursor::{decode_cursor, encode_cursor};
 use recap_domain::clock::{Clock, SystemClock};
 use recap_domain::files::{
-    FileKey, FileMeta, FilePage, Files, Presigned, UploadPolicy, validate_expiry,
+    FileKey, FileMeta, FilePage, Files, Presigned, UploadPolicy, check_size, validate_expiry,
 };
 use recap_domain::{Error, Result};
 
@@ -69,6 +69,7 @@ mod base64_cursor {
 impl Files for S3Files {
     #[tracing::instrument(skip_all, fields(key = %key, bytes = body.len()))]
     async fn put(&self, key: &FileKey, body: Vec<u8>, content_type: &str) -> Result<()> {
+        check_size(body.len() as u64)?;
         self.client
             .put_object()
             .bucket(&self.bucket)

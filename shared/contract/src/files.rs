@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use recap_domain::Error;
-use recap_domain::files::{FileKey, UploadPolicy};
+use recap_domain::files::{FileKey, MAX_FILE_BYTES, UploadPolicy};
 
 use crate::Backend;
 
@@ -36,6 +36,13 @@ pub async fn round_trip(b: &dyn Backend) {
     f.delete(&k).await.unwrap();
     assert_eq!(f.get(&k).await.unwrap(), None);
     f.delete(&k).await.unwrap();
+
+    let over = vec![0u8; MAX_FILE_BYTES as usize + 1];
+    match f.put(&k, over, "application/octet-stream").await {
+        Err(Error::Validation { field, .. }) => assert_eq!(field, "file"),
+        other => panic!("an oversize file was not refused: {other:?}"),
+    }
+    assert_eq!(f.head(&k).await.unwrap(), None, "nothing was written");
 }
 
 pub async fn list_by_prefix_with_paging(b: &dyn Backend) {

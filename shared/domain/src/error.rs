@@ -23,6 +23,10 @@ pub enum Error {
         message: String,
     },
 
+    /// No valid credentials: no token, a bad one, or one without a tenant.
+    #[error("not authenticated: {0}")]
+    Unauthenticated(Cow<'static, str>),
+
     #[error("forbidden: {0}")]
     Forbidden(Cow<'static, str>),
 

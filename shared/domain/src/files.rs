@@ -11,6 +11,21 @@ use crate::error::{Error, Result};
 
 /// S3's limit on a key's length.
 pub const MAX_KEY_BYTES: usize = 1024;
+/// The largest file Recap stores in one piece (bodies pass through memory): transcripts,
+/// normalized transcripts and rendered outputs are far below it.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Refuses a body over [`MAX_FILE_BYTES`] before anything is written.
+pub fn check_size(len: u64) -> Result<()> {
+    if len > MAX_FILE_BYTES {
+        return Err(Error::validation(
+            "file",
+            format!("{len} bytes is over the limit of {MAX_FILE_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
 /// SigV4's limit on a presigned URL's life, which the embedded store follows.
 pub const MAX_PRESIGN: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -109,12 +124,13 @@ impl UploadPolicy {
                 "an upload must not be empty",
             ));
         }
-        if self.content_length > self.max_bytes {
+        if self.content_length > self.max_bytes.min(MAX_FILE_BYTES) {
             return Err(Error::validation(
                 "size_bytes",
                 format!(
                     "{} bytes is over the upload limit of {} bytes",
-                    self.content_length, self.max_bytes
+                    self.content_length,
+                    self.max_bytes.min(MAX_FILE_BYTES)
                 ),
             ));
         }

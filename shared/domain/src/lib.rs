@@ -4,6 +4,7 @@
 //! [`queue`], [`clock`]) are small traits that the adapters (`recap-embedded`, `recap-aws`)
 //! implement with the same semantics; the contract suite (`recap-contract`) proves it.
 
+pub mod access;
 pub mod clock;
 pub mod error;
 pub mod files;
@@ -11,5 +12,6 @@ pub mod ids;
 pub mod keys;
 pub mod queue;
 pub mod records;
+pub mod users;
 
 pub use error::{Conflict, Error, Result};

@@ -16,7 +16,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use recap_domain::clock::{Clock, SystemClock, Timestamp};
 use recap_domain::files::{
-    FileKey, FileMeta, FilePage, Files, Presigned, UploadPolicy, validate_expiry,
+    FileKey, FileMeta, FilePage, Files, Presigned, UploadPolicy, check_size, validate_expiry,
 };
 use recap_domain::{Error, Result};
 use redb::{ReadableDatabase, TableDefinition};
@@ -244,6 +244,7 @@ fn io(context: &'static str) -> impl Fn(std::io::Error) -> Error {
 impl Files for EmbeddedFiles {
     #[tracing::instrument(skip_all, fields(key = %key, bytes = body.len()))]
     async fn put(&self, key: &FileKey, body: Vec<u8>, content_type: &str) -> Result<()> {
+        check_size(body.len() as u64)?;
         let db = self.db.clone();
         let key = key.as_str().to_string();
         let blob = uuid::Uuid::new_v4().simple().to_string();

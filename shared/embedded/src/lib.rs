@@ -89,6 +89,15 @@ impl EmbeddedStore {
     }
 }
 
+/// The data directory's secret, made if missing, without opening the store (which a running
+/// server holds): what `recap token` signs with.
+pub fn data_secret(dir: impl AsRef<Path>) -> Result<Vec<u8>, Error> {
+    let dir = dir.as_ref();
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::unexpected(format!("creating {}", dir.display()), e))?;
+    load_or_create_secret(&dir.join("secret.key"))
+}
+
 fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, Error> {
     match std::fs::read(path) {
         Ok(s) if s.len() >= 32 => return Ok(s),

@@ -2,12 +2,13 @@
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use recap_domain::files::{FileKey, Files};
+use recap_domain::files::{FileKey, Files, MAX_FILE_BYTES};
 
 use crate::files::{EmbeddedFiles, Grant};
 
@@ -16,6 +17,7 @@ use crate::files::{EmbeddedFiles, Grant};
 pub fn files_router(files: EmbeddedFiles) -> Router {
     Router::new()
         .route("/files/{*key}", get(download).put(upload))
+        .layer(DefaultBodyLimit::max(MAX_FILE_BYTES as usize))
         .with_state(files)
 }
 

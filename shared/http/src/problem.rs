@@ -29,6 +29,7 @@ pub fn classify(e: &Error) -> (StatusCode, &'static str) {
         }
         Error::Conflict(Conflict::TransactionConflict) => (StatusCode::CONFLICT, "retry"),
         Error::Validation { .. } => (StatusCode::BAD_REQUEST, "validation"),
+        Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
         Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
         Error::InsufficientCredits { .. } => (StatusCode::PAYMENT_REQUIRED, "insufficient-credits"),
         Error::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
