@@ -69,9 +69,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             hours,
             data,
         } => {
+            let tenant = recap_domain::ids::TenantId::parse(&tenant)?;
             let caller = recap_domain::access::Caller {
                 user: recap_domain::ids::UserId::parse(&user)?,
-                tenant: recap_domain::ids::TenantId::parse(&tenant)?,
+                tenant,
                 email,
                 platform_admin: admin,
             };

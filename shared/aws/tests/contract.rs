@@ -5,15 +5,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_config::{BehaviorVersion, SdkConfig};
-use recap_aws::{DynamoRecords, S3Files, S3Options, SqsQueue, provision};
+use recap_aws::{AwsConfig, DynamoRecords, S3Files, SqsQueue, provision};
 use recap_contract::{Backend, contract_tests};
 use recap_domain::files::Files;
 use recap_domain::queue::Queue;
 use recap_domain::records::Records;
 
 struct Emulator {
-    sdk: SdkConfig,
+    config: AwsConfig,
 }
 
 async fn backend() -> Emulator {
@@ -22,9 +21,13 @@ async fn backend() -> Emulator {
         endpoint.starts_with("http://127.0.0.1:"),
         "the AWS contract tests need the emulator on 127.0.0.1 (AWS_ENDPOINT_URL={endpoint:?}): run ./scripts/test"
     );
-    Emulator {
-        sdk: aws_config::defaults(BehaviorVersion::latest()).load().await,
-    }
+    // Built as the functions build it: from the environment that scripts/emulator exports.
+    let config = AwsConfig::from_env().await;
+    assert!(
+        config.s3.path_style && config.s3.checksums_when_required,
+        "scripts/emulator sets the S3 options emulators need"
+    );
+    Emulator { config }
 }
 
 fn name(prefix: &str) -> String {
@@ -34,23 +37,19 @@ fn name(prefix: &str) -> String {
 #[async_trait]
 impl Backend for Emulator {
     async fn records(&self) -> Arc<dyn Records> {
-        let client = aws_sdk_dynamodb::Client::new(&self.sdk);
+        let client = self.config.dynamodb();
         let table = name("recap");
         provision::create_table(&client, &table).await.unwrap();
         Arc::new(DynamoRecords::new(client, table))
     }
     async fn files(&self) -> Arc<dyn Files> {
-        let client = S3Options {
-            path_style: true,
-            checksums_when_required: true,
-        }
-        .client(&self.sdk);
+        let client = self.config.s3();
         let bucket = name("recap");
         provision::create_bucket(&client, &bucket).await.unwrap();
         Arc::new(S3Files::new(client, bucket))
     }
     async fn queue(&self, max_receive: u32, fifo: bool) -> (Arc<dyn Queue>, Arc<dyn Queue>) {
-        let client = aws_sdk_sqs::Client::new(&self.sdk);
+        let client = self.config.sqs();
         let mut q = name("recap");
         if fifo {
             q.push_str(".fifo");
