@@ -10,19 +10,27 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use recap_domain::clock::SystemClock;
 use recap_embedded::{EmbeddedStore, files_router};
-use recap_http::{AppState, LocalTokens};
+use recap_http::AppState;
 use tokio::net::TcpListener;
+
+mod tokens;
+
+pub use tokens::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalTokens};
 
 /// The local demo tenant and user that `recap serve` prints a token for.
 pub const DEMO_TENANT: &str = "00000000-0000-4000-8000-00000000de01";
 pub const DEMO_USER: &str = "00000000-0000-4000-8000-00000000de02";
 
-/// The secret that signs local tokens: `RECAP_JWT_SECRET`, else the data directory's own.
-pub fn token_secret(jwt_secret: Option<&str>, data: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+/// The local tokens: signed with `RECAP_JWT_SECRET` when it is set, else with the data
+/// directory's own secret (read only when needed).
+pub fn local_tokens(
+    jwt_secret: Option<&str>,
+    data_secret: impl FnOnce() -> anyhow::Result<Vec<u8>>,
+) -> anyhow::Result<LocalTokens> {
     match jwt_secret {
         Some(s) if s.len() < 16 => anyhow::bail!("RECAP_JWT_SECRET must be at least 16 bytes"),
-        Some(s) => Ok(s.as_bytes().to_vec()),
-        None => Ok(recap_embedded::data_secret(data)?),
+        Some(s) => Ok(LocalTokens::new(s.as_bytes())),
+        None => Ok(LocalTokens::new(&data_secret()?)),
     }
 }
 
@@ -41,6 +49,7 @@ pub struct Server {
     app: axum::Router,
     url: String,
     store: EmbeddedStore,
+    tokens: Arc<LocalTokens>,
 }
 
 impl Server {
@@ -54,11 +63,13 @@ impl Server {
         let addr = listener.local_addr()?;
         let url = format!("http://{addr}");
         let files = store.files(url.clone());
-        let secret = token_secret(config.jwt_secret.as_deref(), &config.data)?;
+        let tokens = Arc::new(local_tokens(config.jwt_secret.as_deref(), || {
+            Ok(store.secret().to_vec())
+        })?);
         let state = AppState {
             records: Arc::new(store.records()),
             clock: Arc::new(SystemClock),
-            tokens: Some(LocalTokens::new(&secret)),
+            tokens: Some(tokens.clone()),
         };
         let app = recap_http::router(state).merge(files_router(files));
         Ok(Server {
@@ -66,6 +77,7 @@ impl Server {
             app,
             url,
             store,
+            tokens,
         })
     }
 
@@ -78,15 +90,16 @@ impl Server {
     }
 
     /// A token for the demo tenant's first user, valid for a day.
-    pub fn demo_token(&self, jwt_secret: Option<&str>) -> anyhow::Result<String> {
+    pub fn demo_token(&self) -> anyhow::Result<String> {
         let caller = recap_domain::access::Caller {
             user: recap_domain::ids::UserId::parse(DEMO_USER)?,
             tenant: recap_domain::ids::TenantId::parse(DEMO_TENANT)?,
             email: Some("demo@recap.local".into()),
             platform_admin: false,
         };
-        let secret = token_secret(jwt_secret, self.store.dir())?;
-        Ok(LocalTokens::new(&secret).mint(&caller, std::time::Duration::from_secs(24 * 3600))?)
+        Ok(self
+            .tokens
+            .mint(&caller, std::time::Duration::from_secs(24 * 3600))?)
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight finish.

@@ -76,12 +76,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 email,
                 platform_admin: admin,
             };
-            let secret = recap::token_secret(jwt_secret.as_deref(), &data)?;
+            let tokens = recap::local_tokens(jwt_secret.as_deref(), || {
+                Ok(recap_embedded::data_secret(&data)?)
+            })?;
             let ttl = std::time::Duration::from_secs(hours.clamp(1, 24 * 365) * 3600);
-            println!(
-                "{}",
-                recap_http::LocalTokens::new(&secret).mint(&caller, ttl)?
-            );
+            println!("{}", tokens.mint(&caller, ttl)?);
             Ok(())
         }
         Command::Serve { addr, data } => {
@@ -94,7 +93,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let server = recap::Server::bind(config).await?;
             // Written once and never fatal: a closed stdout must not stop the server.
-            let token = server.demo_token(jwt_secret.as_deref())?;
+            let token = server.demo_token()?;
             let banner = format!(
                 "Recap is listening on {url}\n  health: {url}/health\n  data:   {}\n  demo tenant {}, token (24 h):\n    curl -H 'Authorization: Bearer {token}' {url}/me\n",
                 server.store().dir().display(),

@@ -14,7 +14,7 @@ use axum::Router;
 use recap_domain::clock::Clock;
 use recap_domain::records::Records;
 
-pub use auth::{Authed, LocalTokens};
+pub use auth::{Authed, BearerTokens};
 pub use problem::ApiError;
 
 /// What the handlers share: ports only, never a concrete adapter.
@@ -22,8 +22,8 @@ pub use problem::ApiError;
 pub struct AppState {
     pub records: Arc<dyn Records>,
     pub clock: Arc<dyn Clock>,
-    /// Local bearer tokens; `None` in Lambda, where the authorizer has checked the token.
-    pub tokens: Option<LocalTokens>,
+    /// Checks bearer tokens locally; `None` in Lambda, where the authorizer has checked them.
+    pub tokens: Option<Arc<dyn BearerTokens>>,
 }
 
 /// Every route of every resource, merged in one place, with request tracing and a

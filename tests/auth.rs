@@ -8,10 +8,11 @@ use axum::http::{Request, StatusCode};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use recap::LocalTokens;
 use recap_domain::access::Caller;
 use recap_domain::clock::{Clock, SystemClock};
 use recap_domain::ids::{TenantId, UserId};
-use recap_http::{AppState, LocalTokens, router};
+use recap_http::{AppState, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -24,7 +25,7 @@ fn app(dir: &tempfile::TempDir) -> axum::Router {
     router(AppState {
         records: Arc::new(store.records()),
         clock: Arc::new(SystemClock),
-        tokens: Some(LocalTokens::new(SECRET)),
+        tokens: Some(Arc::new(LocalTokens::new(SECRET))),
     })
 }
 
@@ -193,7 +194,7 @@ async fn jwt_negative() {
 #[tokio::test]
 async fn api_gateway_claims_from_a_real_event_give_the_same_caller() {
     let event: Value =
-        serde_json::from_str(include_str!("../../../events/apigw-v2-jwt-me.json")).unwrap();
+        serde_json::from_str(include_str!("../events/apigw-v2-jwt-me.json")).unwrap();
     let event_claims = event["requestContext"]["authorizer"]["jwt"]["claims"]
         .as_object()
         .unwrap();
