@@ -14,8 +14,8 @@ use aws_sdk_dynamodb::types::{
     Update as DdbUpdate,
 };
 use recap_domain::records::{
-    Condition, Item, Key, PK, Page, Query, Records, SK, SortKey, Update, Write, validate_item,
-    validate_transaction,
+    Condition, Item, Key, PK, Page, Query, Records, SK, SortKey, Update, Write,
+    validate_conditions, validate_item, validate_transaction,
 };
 use recap_domain::{Conflict, Error, Result};
 use serde_json::Value;
@@ -143,13 +143,17 @@ fn update_expr(u: &Update, p: &mut Placeholders) -> Result<String> {
     Ok(clauses.join(" "))
 }
 
-/// A ValidationException about an item's size becomes a validation error the caller can act
-/// on; any other is a bug of ours.
-fn validation_or<E, R>(what: &'static str, e: aws_sdk_dynamodb::error::SdkError<E, R>) -> Error
+/// Maps the failure of a write: a failed condition is a conflict on write 0 (a transaction's
+/// is read from its cancellation reasons instead); a ValidationException about size or types
+/// becomes a validation error the caller can act on; the rest as any SDK failure.
+fn write_err<E, R>(what: &'static str, e: aws_sdk_dynamodb::error::SdkError<E, R>) -> Error
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
+    if e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException") {
+        return Conflict::ConditionFailed { write: 0 }.into();
+    }
     if let Some(s) = e.as_service_error()
         && s.code() == Some("ValidationException")
     {
@@ -268,9 +272,7 @@ impl Records for DynamoRecords {
     #[tracing::instrument(skip_all)]
     async fn put(&self, item: Item, conditions: Vec<Condition>) -> Result<()> {
         validate_item(&item)?;
-        for c in &conditions {
-            c.validate()?;
-        }
+        validate_conditions(&conditions)?;
         let mut p = Placeholders::default();
         let cond = condition_expr(&conditions, &mut p)?;
         self.client
@@ -282,23 +284,15 @@ impl Records for DynamoRecords {
             .set_expression_attribute_values(p.values())
             .send()
             .await
-            .map_err(|e| match e.as_service_error() {
-                Some(s) if s.is_conditional_check_failed_exception() => {
-                    Conflict::ConditionFailed { write: 0 }.into()
-                }
-                _ => validation_or("DynamoDB PutItem", e),
-            })?;
+            .map_err(|e| write_err("DynamoDB PutItem", e))?;
         Ok(())
     }
 
     #[tracing::instrument(skip_all, fields(pk = %key.pk))]
     async fn update(&self, key: &Key, update: Update, conditions: Vec<Condition>) -> Result<Item> {
-        Write::Update {
-            key: key.clone(),
-            update: update.clone(),
-            conditions: conditions.clone(),
-        }
-        .validate()?;
+        key.validate()?;
+        update.validate()?;
+        validate_conditions(&conditions)?;
         let mut p = Placeholders::default();
         let cond = condition_expr(&conditions, &mut p)?;
         let expr = update_expr(&update, &mut p)?;
@@ -314,22 +308,14 @@ impl Records for DynamoRecords {
             .return_values(ReturnValue::AllNew)
             .send()
             .await
-            .map_err(|e| match e.as_service_error() {
-                Some(s) if s.is_conditional_check_failed_exception() => {
-                    Conflict::ConditionFailed { write: 0 }.into()
-                }
-                _ => validation_or("DynamoDB UpdateItem", e),
-            })?;
+            .map_err(|e| write_err("DynamoDB UpdateItem", e))?;
         from_attrs(out.attributes.unwrap_or_default())
     }
 
     #[tracing::instrument(skip_all, fields(pk = %key.pk))]
     async fn delete(&self, key: &Key, conditions: Vec<Condition>) -> Result<Option<Item>> {
-        Write::Delete {
-            key: key.clone(),
-            conditions: conditions.clone(),
-        }
-        .validate()?;
+        key.validate()?;
+        validate_conditions(&conditions)?;
         let mut p = Placeholders::default();
         let cond = condition_expr(&conditions, &mut p)?;
         let out = self
@@ -343,12 +329,7 @@ impl Records for DynamoRecords {
             .return_values(ReturnValue::AllOld)
             .send()
             .await
-            .map_err(|e| match e.as_service_error() {
-                Some(s) if s.is_conditional_check_failed_exception() => {
-                    Conflict::ConditionFailed { write: 0 }.into()
-                }
-                _ => sdk_err("DynamoDB DeleteItem", e),
-            })?;
+            .map_err(|e| write_err("DynamoDB DeleteItem", e))?;
         out.attributes
             .filter(|a| !a.is_empty())
             .map(from_attrs)
@@ -460,7 +441,7 @@ impl Records for DynamoRecords {
                 {
                     return Err(Conflict::TransactionConflict.into());
                 }
-                Err(validation_or("DynamoDB TransactWriteItems", e))
+                Err(write_err("DynamoDB TransactWriteItems", e))
             }
         }
     }

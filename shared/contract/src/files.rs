@@ -71,6 +71,10 @@ pub async fn list_by_prefix_with_paging(b: &dyn Backend) {
     loop {
         let page = f.list(&prefix, cursor, 3).await.unwrap();
         pages += 1;
+        assert!(
+            page.files.iter().all(|m| m.content_type.is_none()),
+            "listings carry no types"
+        );
         got.extend(page.files.iter().map(|m| m.key.clone()));
         sizes.extend(page.files.iter().map(|m| m.size));
         match page.next_cursor {

@@ -1,6 +1,5 @@
 //! Time and identity as ports, so that tests control both.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -78,23 +77,5 @@ pub struct SystemIds;
 impl IdGen for SystemIds {
     fn new_id(&self) -> Uuid {
         Uuid::now_v7()
-    }
-}
-
-/// Hands out the given ids in order, then fresh v7 ids.
-#[derive(Debug, Default)]
-pub struct ScriptedIds(Mutex<Vec<Uuid>>);
-
-impl ScriptedIds {
-    pub fn new(mut ids: Vec<Uuid>) -> Self {
-        ids.reverse();
-        ScriptedIds(Mutex::new(ids))
-    }
-}
-
-impl IdGen for ScriptedIds {
-    fn new_id(&self) -> Uuid {
-        let next = self.0.lock().ok().and_then(|mut v| v.pop());
-        next.unwrap_or_else(Uuid::now_v7)
     }
 }

@@ -161,6 +161,8 @@ pub trait Files: Send + Sync {
     /// Deleting a missing file is not an error.
     async fn delete(&self, key: &FileKey) -> Result<()>;
     /// Files whose key starts with `prefix`, in key order, `limit` (1 to 1000) at a time.
+    /// Listings give keys and sizes only (`content_type` is `None`), as S3's does; `head`
+    /// gives the type.
     async fn list(&self, prefix: &str, cursor: Option<String>, limit: u32) -> Result<FilePage>;
     async fn presign_put(&self, key: &FileKey, policy: &UploadPolicy) -> Result<Presigned>;
     async fn presign_get(&self, key: &FileKey, expires_in: Duration) -> Result<Presigned>;

@@ -611,9 +611,7 @@ impl Write {
 
     /// The key the write touches, after checking the write itself.
     pub fn validate(&self) -> Result<Key> {
-        for c in self.conditions() {
-            c.validate()?;
-        }
+        validate_conditions(self.conditions())?;
         match self {
             Write::Put { item, .. } => validate_item(item),
             Write::Update { key, update, .. } => {
@@ -627,6 +625,10 @@ impl Write {
             }
         }
     }
+}
+
+pub fn validate_conditions(conditions: &[Condition]) -> Result<()> {
+    conditions.iter().try_for_each(Condition::validate)
 }
 
 /// Checks a whole transaction: 1 to 100 writes, each valid, no item touched twice.

@@ -413,7 +413,7 @@ impl Files for EmbeddedFiles {
                 files.push(FileMeta {
                     key: FileKey::parse(k)?,
                     size: m.size,
-                    content_type: m.content_type,
+                    content_type: None,
                 });
             }
             let next_cursor = if more {

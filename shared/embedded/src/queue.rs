@@ -187,69 +187,90 @@ impl EmbeddedQueue {
         move || {
             let queue = config.name.as_str();
             let txn = db.begin_write().map_err(db_err)?;
-            let due: Vec<(i64, u64)> = {
-                let t = txn.open_table(READY).map_err(db_err)?;
-                let mut due = Vec::new();
-                for r in t
-                    .range((queue, i64::MIN, 0)..=(queue, now, u64::MAX))
-                    .map_err(db_err)?
-                {
-                    let (k, _) = r.map_err(db_err)?;
-                    let (_, at, seq) = k.value();
-                    due.push((at, seq));
-                }
-                due
-            };
+            // Read only as many due entries as can be delivered; a round that moves messages to
+            // the dead-letter queue reads another. Entries handled once (a zero visibility puts
+            // them back in range) are not read again.
             let mut out = Vec::new();
-            for (at, seq) in due {
-                if out.len() >= max as usize {
+            let mut handled = std::collections::HashSet::new();
+            let mut changed = false;
+            loop {
+                let want = max as usize - out.len();
+                let due: Vec<(i64, u64)> = {
+                    let t = txn.open_table(READY).map_err(db_err)?;
+                    let mut due = Vec::with_capacity(want);
+                    for r in t
+                        .range((queue, i64::MIN, 0)..=(queue, now, u64::MAX))
+                        .map_err(db_err)?
+                    {
+                        let (k, _) = r.map_err(db_err)?;
+                        let (_, at, seq) = k.value();
+                        if !handled.contains(&seq) {
+                            due.push((at, seq));
+                            if due.len() == want {
+                                break;
+                            }
+                        }
+                    }
+                    due
+                };
+                let round = due.len();
+                for (at, seq) in due {
+                    handled.insert(seq);
+                    changed = true;
+                    txn.open_table(READY)
+                        .map_err(db_err)?
+                        .remove((queue, at, seq))
+                        .map_err(db_err)?;
+                    let mut msgs = txn.open_table(MSGS).map_err(db_err)?;
+                    let Some(mut m) = msgs
+                        .get((queue, seq))
+                        .map_err(db_err)?
+                        .map(|g| dec(g.value()))
+                        .transpose()?
+                    else {
+                        continue;
+                    };
+                    if let Some(dlq) = &config.dead_letter
+                        && m.receive_count >= config.max_receive
+                    {
+                        msgs.remove((queue, seq)).map_err(db_err)?;
+                        drop(msgs);
+                        m.visible_at = now;
+                        m.receipt = None;
+                        tracing::warn!(queue, message = %m.id, dlq, "moved to the dead-letter queue");
+                        enqueue(&txn, dlq, &m)?;
+                        continue;
+                    }
+                    m.receive_count += 1;
+                    m.visible_at = now + visibility.as_millis() as i64;
+                    let receipt = format!("{seq}.{}", uuid::Uuid::new_v4().simple());
+                    m.receipt = Some(receipt.clone());
+                    msgs.insert((queue, seq), enc(&m)?.as_slice())
+                        .map_err(db_err)?;
+                    drop(msgs);
+                    txn.open_table(READY)
+                        .map_err(db_err)?
+                        .insert((queue, m.visible_at, seq), ())
+                        .map_err(db_err)?;
+                    out.push(Received {
+                        message_id: m.id,
+                        receipt,
+                        body: m.body,
+                        attributes: m.attributes,
+                        dedup_id: m.dedup_id,
+                        receive_count: m.receive_count,
+                    });
+                }
+                if round < want || out.len() == max as usize {
                     break;
                 }
-                txn.open_table(READY)
-                    .map_err(db_err)?
-                    .remove((queue, at, seq))
-                    .map_err(db_err)?;
-                let mut msgs = txn.open_table(MSGS).map_err(db_err)?;
-                let Some(mut m) = msgs
-                    .get((queue, seq))
-                    .map_err(db_err)?
-                    .map(|g| dec(g.value()))
-                    .transpose()?
-                else {
-                    continue;
-                };
-                if let Some(dlq) = &config.dead_letter
-                    && m.receive_count >= config.max_receive
-                {
-                    msgs.remove((queue, seq)).map_err(db_err)?;
-                    drop(msgs);
-                    m.visible_at = now;
-                    m.receipt = None;
-                    tracing::warn!(queue, message = %m.id, dlq, "moved to the dead-letter queue");
-                    enqueue(&txn, dlq, &m)?;
-                    continue;
-                }
-                m.receive_count += 1;
-                m.visible_at = now + visibility.as_millis() as i64;
-                let receipt = format!("{seq}.{}", uuid::Uuid::new_v4().simple());
-                m.receipt = Some(receipt.clone());
-                msgs.insert((queue, seq), enc(&m)?.as_slice())
-                    .map_err(db_err)?;
-                drop(msgs);
-                txn.open_table(READY)
-                    .map_err(db_err)?
-                    .insert((queue, m.visible_at, seq), ())
-                    .map_err(db_err)?;
-                out.push(Received {
-                    message_id: m.id,
-                    receipt,
-                    body: m.body,
-                    attributes: m.attributes,
-                    dedup_id: m.dedup_id,
-                    receive_count: m.receive_count,
-                });
             }
-            txn.commit().map_err(db_err)?;
+            if changed {
+                txn.commit().map_err(db_err)?;
+            } else {
+                // Nothing was due: no commit, so an idle poll costs no disk sync.
+                txn.abort().map_err(db_err)?;
+            }
             Ok(out)
         }
     }

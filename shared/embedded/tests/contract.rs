@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use recap_contract::{Backend, contract_tests};
+use recap_domain::clock::{Clock, ManualClock, SystemClock};
 use recap_domain::files::{FileKey, Files, UploadPolicy};
 use recap_domain::queue::{Message, Queue};
 use recap_domain::records::{Query, Records, Write};
@@ -17,6 +18,8 @@ struct Embedded {
     _dir: tempfile::TempDir,
     store: EmbeddedStore,
     files: EmbeddedFiles,
+    /// The files' clock: tests move it instead of sleeping past an expiry.
+    clock: Arc<ManualClock>,
 }
 
 async fn backend() -> Embedded {
@@ -24,13 +27,17 @@ async fn backend() -> Embedded {
     let store = EmbeddedStore::open(dir.path()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let files = store.files(format!("http://{addr}"));
+    let clock = Arc::new(ManualClock::at(SystemClock.now()));
+    let files = store
+        .files(format!("http://{addr}"))
+        .with_clock(clock.clone());
     let app = files_router(files.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
     Embedded {
         _dir: dir,
         store,
         files,
+        clock,
     }
 }
 
@@ -136,7 +143,7 @@ async fn presigned_urls_refuse_tampering_expiry_and_other_sizes() {
         ..policy(5)
     };
     let expiring = b.files.presign_put(&k, &short).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    b.clock.advance(Duration::from_secs(1));
     assert_eq!(
         send(expiring.url, b"12345", "text/plain").await,
         403,
@@ -213,15 +220,19 @@ async fn data_survives_a_restart() {
 #[tokio::test]
 async fn a_stale_receipt_cannot_delete_a_redelivered_message() {
     let b = backend().await;
-    let (q, _) = b.queue(5, false).await;
+    let clock = Arc::new(ManualClock::at(SystemClock.now()));
+    let q = b
+        .store
+        .queue(QueueConfig::new("stale"))
+        .with_clock(clock.clone());
     q.send(Message::new("x")).await.unwrap();
     let first = q
-        .receive(1, Duration::from_millis(10), Duration::ZERO)
+        .receive(1, Duration::from_secs(10), Duration::ZERO)
         .await
         .unwrap()
         .pop()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    clock.advance(Duration::from_secs(11));
     let second = q
         .receive(1, Duration::from_secs(30), Duration::ZERO)
         .await
@@ -303,4 +314,36 @@ async fn a_crash_leaves_no_half_transaction() {
         .await
         .unwrap();
     assert!(after.items.is_empty());
+}
+
+#[tokio::test]
+async fn one_receive_moves_every_exhausted_message_and_still_fills_its_batch() {
+    let b = backend().await;
+    let q = b
+        .store
+        .queue(QueueConfig::new("work").dead_letter("work-dlq", 1));
+    let dlq = b.store.queue(QueueConfig::new("work-dlq"));
+    for p in ["p1", "p2", "p3"] {
+        q.send(Message::new(p)).await.unwrap();
+    }
+    // Received once each and put straight back: all three are now at their receive limit.
+    let first = q.receive(10, Duration::ZERO, Duration::ZERO).await.unwrap();
+    assert_eq!(first.len(), 3);
+    q.send(Message::new("f1")).await.unwrap();
+    q.send(Message::new("f2")).await.unwrap();
+    let got = q
+        .receive(2, Duration::from_secs(30), Duration::ZERO)
+        .await
+        .unwrap();
+    let bodies: Vec<_> = got.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(
+        bodies,
+        vec!["f1", "f2"],
+        "the exhausted ones went to the DLQ, not to the caller"
+    );
+    let dead = dlq
+        .receive(10, Duration::from_secs(30), Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 3);
 }
