@@ -69,6 +69,7 @@ impl Server {
         let state = AppState {
             records: Arc::new(store.records()),
             clock: Arc::new(SystemClock),
+            ids: Arc::new(recap_domain::clock::SystemIds),
             tokens: Some(tokens.clone()),
         };
         let app = recap_http::router(state).merge(files_router(files));

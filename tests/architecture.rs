@@ -60,3 +60,21 @@ fn the_http_layer_knows_ports_not_adapters() {
         .collect();
     assert!(bad.is_empty(), "recap-http depends on {bad:?}");
 }
+
+#[test]
+fn functions_link_the_aws_adapters_and_no_local_stack() {
+    for function in ["api-teams"] {
+        let deps = normal_deps(function);
+        assert!(
+            deps.iter().any(|d| d == "lambda_http") && deps.iter().any(|d| d == "recap-aws"),
+            "{function}: {deps:?}"
+        );
+        let bad: Vec<_> = deps
+            .iter()
+            .filter(|d| {
+                *d == "recap-embedded" || *d == "redb" || *d == "jsonwebtoken" || *d == "recap"
+            })
+            .collect();
+        assert!(bad.is_empty(), "{function} depends on {bad:?}");
+    }
+}

@@ -25,6 +25,7 @@ fn app(dir: &tempfile::TempDir) -> axum::Router {
     router(AppState {
         records: Arc::new(store.records()),
         clock: Arc::new(SystemClock),
+        ids: Arc::new(recap_domain::clock::SystemIds),
         tokens: Some(Arc::new(LocalTokens::new(SECRET))),
     })
 }
@@ -211,6 +212,7 @@ async fn api_gateway_claims_from_a_real_event_give_the_same_caller() {
     let app = router(AppState {
         records: Arc::new(store.records()),
         clock: Arc::new(SystemClock),
+        ids: Arc::new(recap_domain::clock::SystemIds),
         tokens: None,
     });
     let mut req = Request::get("/me").body(Body::empty()).unwrap();

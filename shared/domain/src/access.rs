@@ -8,8 +8,14 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::clock::Clock;
 use crate::error::{Error, Result};
-use crate::ids::{TenantId, UserId};
+use crate::ids::{TeamId, TenantId, UserId};
+use crate::keys;
+use crate::records::{Query, Records, from_item};
+use crate::roles::{self, Permission, Permissions, RoleName};
+use crate::teams::Member;
+use crate::users::{self, User};
 
 pub const CLAIM_SUB: &str = "sub";
 pub const CLAIM_TENANT: &str = "custom:tenant_id";
@@ -59,6 +65,122 @@ impl Caller {
             platform_admin,
         })
     }
+}
+
+/// What a route asks of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Any authenticated caller of the tenant.
+    Caller,
+    /// A permission, held where the route's scope says.
+    Permission(Permission, Scope),
+    /// A platform admin (the flag in the token): the global catalog.
+    PlatformAdmin,
+}
+
+/// Where a permission must be held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// By the caller's tenant role.
+    Tenant,
+    /// By the tenant role, or the caller's role in the team the route names (`{team_id}`).
+    Team,
+}
+
+/// A caller with everything needed to decide what they may do: their tenant role's
+/// permissions and their role in each team.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub caller: Caller,
+    pub user: User,
+    pub tenant_permissions: Permissions,
+    pub teams: Vec<(TeamId, RoleName, Permissions)>,
+}
+
+impl Access {
+    /// The permissions the caller holds for a team's resources: the tenant role's and the
+    /// team role's together.
+    pub fn permissions_in(&self, team: Option<&TeamId>) -> Permissions {
+        let in_team = team
+            .and_then(|t| self.teams.iter().find(|(id, _, _)| id == t))
+            .map(|(_, _, p)| *p)
+            .unwrap_or_default();
+        self.tenant_permissions.union(in_team)
+    }
+}
+
+/// The one permission check. `team` is the team the request is about, for a `Scope::Team`
+/// need; a team role never counts anywhere else.
+pub fn authorize(access: &Access, need: Need, team: Option<&TeamId>) -> Result<()> {
+    let granted = match need {
+        Need::Caller => true,
+        Need::PlatformAdmin => access.caller.platform_admin,
+        Need::Permission(p, Scope::Tenant) => access.tenant_permissions.contains(p),
+        Need::Permission(p, Scope::Team) => access.permissions_in(team).contains(p),
+    };
+    if granted {
+        return Ok(());
+    }
+    Err(Error::Forbidden(match need {
+        Need::PlatformAdmin => "only platform admins may change the global catalog".into(),
+        Need::Permission(p, _) => {
+            format!("your role ({}) does not grant {p}", access.user.role).into()
+        }
+        Need::Caller => "not allowed".into(),
+    }))
+}
+
+/// Reads the caller's user record (made on first sight) and team roles: one Query of the
+/// user's partition, plus one GetItem per custom role they hold.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
+pub async fn load(records: &dyn Records, clock: &dyn Clock, caller: &Caller) -> Result<Access> {
+    let t = &caller.tenant;
+    let mut user = None;
+    let mut memberships = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = records
+            .query(Query::partition(keys::user_pk(t, &caller.user)).after(cursor))
+            .await?;
+        for item in page.items {
+            match item.get("sk").and_then(serde_json::Value::as_str) {
+                Some("PROFILE") => user = Some(from_item::<User>(item)?),
+                Some(sk) if sk.starts_with(keys::TEAM_MEMBERSHIP_PREFIX) => {
+                    memberships.push(from_item::<Member>(item)?)
+                }
+                _ => {}
+            }
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let user = match user {
+        Some(u) => u,
+        None => users::ensure(records, clock, caller).await?,
+    };
+    let mut resolved: Vec<(RoleName, Permissions)> = Vec::new();
+    let mut perms_of = async |name: &RoleName| -> Result<Permissions> {
+        if let Some((_, p)) = resolved.iter().find(|(n, _)| n == name) {
+            return Ok(*p);
+        }
+        let p = roles::permissions_of(records, t, name.as_str()).await?;
+        resolved.push((name.clone(), p));
+        Ok(p)
+    };
+    let tenant_permissions = perms_of(&user.role).await?;
+    let mut teams = Vec::with_capacity(memberships.len());
+    for m in memberships {
+        let p = perms_of(&m.role).await?;
+        teams.push((m.team, m.role, p));
+    }
+    Ok(Access {
+        caller: caller.clone(),
+        user,
+        tenant_permissions,
+        teams,
+    })
 }
 
 /// The groups claim as a list, from a JSON array or API Gateway's flattened `"[a b]"`.

@@ -10,11 +10,19 @@
 //! | a user of a tenant                   | `{t}#USER#{u}` / `PROFILE`                  | 1 GetItem   |
 //! | a transcript                         | `{t}#TRANSCRIPT#{id}` / `META`              | 1 GetItem   |
 //! | a tenant's transcripts, newest first | gsi1 `{t}#TRANSCRIPTS` / `{id}` (v7, sorts by time), descending | 1 Query a page |
+//! | a user and all their team roles      | `{t}#USER#{u}`: `PROFILE` + `TEAM#{team}`   | 1 Query     |
+//! | a tenant's users                     | gsi1 `{t}#USERS` / `{u}`                    | 1 Query a page |
+//! | the tenant's settings (default role, admin count) | `{t}#TENANT` / `SETTINGS`      | 1 GetItem   |
+//! | a team                               | `{t}#TEAM#{team}` / `META`                  | 1 GetItem   |
+//! | a tenant's teams, oldest first       | gsi1 `{t}#TEAMS` / `{team}` (v7)            | 1 Query a page |
+//! | a team's members                     | gsi1 `{t}#TEAM#{team}#MEMBERS` / `{u}`      | 1 Query a page |
+//! | a tenant's custom roles              | `{t}#ROLES` / `{name}`                      | 1 Query     |
 //! | a catalog kind                       | `CATALOG#{KIND}` / `{name}`                 | 1 Query     |
 
 use crate::files::FileKey;
-use crate::ids::{TenantId, TranscriptId, UserId};
+use crate::ids::{TeamId, TenantId, TranscriptId, UserId};
 use crate::records::Key;
+use crate::roles::RoleName;
 
 pub const CATALOG_PREFIX: &str = "CATALOG#";
 
@@ -24,7 +32,55 @@ pub fn tenant_pk(t: &TenantId, kind: &str) -> String {
 }
 
 pub fn user(t: &TenantId, u: &UserId) -> Key {
-    Key::new(format!("{t}#USER#{u}"), "PROFILE")
+    Key::new(user_pk(t, u), "PROFILE")
+}
+
+/// The partition of a user: their profile and their team memberships.
+pub fn user_pk(t: &TenantId, u: &UserId) -> String {
+    format!("{t}#USER#{u}")
+}
+
+pub const TEAM_MEMBERSHIP_PREFIX: &str = "TEAM#";
+
+/// The gsi1 key that lists a tenant's users.
+pub fn users_index(t: &TenantId, u: &UserId) -> Key {
+    Key::new(tenant_pk(t, "USERS"), u.to_string())
+}
+
+pub fn tenant_settings(t: &TenantId) -> Key {
+    Key::new(tenant_pk(t, "TENANT"), "SETTINGS")
+}
+
+pub fn team(t: &TenantId, team: &TeamId) -> Key {
+    Key::new(format!("{t}#TEAM#{team}"), "META")
+}
+
+/// The gsi1 key that lists a tenant's teams (ids are v7: oldest first).
+pub fn teams_index(t: &TenantId, team: &TeamId) -> Key {
+    Key::new(tenant_pk(t, "TEAMS"), team.to_string())
+}
+
+/// A membership lives in the user's partition, so one Query reads a user's roles.
+pub fn membership(t: &TenantId, u: &UserId, team: &TeamId) -> Key {
+    Key::new(user_pk(t, u), format!("{TEAM_MEMBERSHIP_PREFIX}{team}"))
+}
+
+/// The gsi1 partition of a team's members.
+pub fn members_pk(t: &TenantId, team: &TeamId) -> String {
+    format!("{t}#TEAM#{team}#MEMBERS")
+}
+
+/// The gsi1 key that lists a team's members.
+pub fn members_index(t: &TenantId, team: &TeamId, u: &UserId) -> Key {
+    Key::new(members_pk(t, team), u.to_string())
+}
+
+pub fn roles_pk(t: &TenantId) -> String {
+    tenant_pk(t, "ROLES")
+}
+
+pub fn role(t: &TenantId, name: &RoleName) -> Key {
+    Key::new(roles_pk(t), name.as_str())
 }
 
 pub fn transcript(t: &TenantId, id: &TranscriptId) -> Key {
@@ -72,13 +128,49 @@ mod tests {
             transcripts_index(&t, &x),
             Key::new(format!("{T}#TRANSCRIPTS"), X)
         );
+        let team_id = TeamId::parse(X).unwrap();
+        let reviewer = RoleName::parse("reviewer").unwrap();
+        assert_eq!(user_pk(&t, &u), format!("{T}#USER#{U}"));
+        assert_eq!(users_index(&t, &u), Key::new(format!("{T}#USERS"), U));
+        assert_eq!(
+            tenant_settings(&t),
+            Key::new(format!("{T}#TENANT"), "SETTINGS")
+        );
+        assert_eq!(
+            team(&t, &team_id),
+            Key::new(format!("{T}#TEAM#{X}"), "META")
+        );
+        assert_eq!(teams_index(&t, &team_id), Key::new(format!("{T}#TEAMS"), X));
+        assert_eq!(
+            membership(&t, &u, &team_id),
+            Key::new(format!("{T}#USER#{U}"), format!("TEAM#{X}"))
+        );
+        assert_eq!(
+            members_index(&t, &team_id, &u),
+            Key::new(format!("{T}#TEAM#{X}#MEMBERS"), U)
+        );
+        assert_eq!(
+            role(&t, &reviewer),
+            Key::new(format!("{T}#ROLES"), "reviewer")
+        );
         assert_eq!(catalog_pk("MODELS"), "CATALOG#MODELS");
         assert_eq!(
             tenant_file(&t, "transcripts/a.vtt").unwrap().as_str(),
             format!("{T}/transcripts/a.vtt")
         );
         assert!(tenant_file(&t, "../other").is_err());
-        for k in [user(&t, &u), transcript(&t, &x), transcripts_index(&t, &x)] {
+        for k in [
+            user(&t, &u),
+            transcript(&t, &x),
+            transcripts_index(&t, &x),
+            users_index(&t, &u),
+            tenant_settings(&t),
+            team(&t, &team_id),
+            teams_index(&t, &team_id),
+            membership(&t, &u, &team_id),
+            members_index(&t, &team_id, &u),
+            role(&t, &reviewer),
+        ] {
             assert!(k.pk.starts_with(&format!("{T}#")), "{k}");
         }
     }

@@ -12,6 +12,9 @@ pub mod ids;
 pub mod keys;
 pub mod queue;
 pub mod records;
+pub mod roles;
+pub mod teams;
+pub mod tenants;
 pub mod users;
 
 pub use error::{Conflict, Error, Result};

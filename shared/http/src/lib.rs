@@ -2,16 +2,21 @@
 //! problem+json errors, request ids and tracing. The same routers serve Lambda (through
 //! `lambda_http`) and the local stack.
 
+pub mod api;
 pub mod auth;
 pub mod health;
-pub mod me;
+mod me;
 pub mod problem;
+mod roles;
+pub mod routes;
+mod teams;
 pub mod telemetry;
+mod users;
 
 use std::sync::Arc;
 
 use axum::Router;
-use recap_domain::clock::Clock;
+use recap_domain::clock::{Clock, IdGen};
 use recap_domain::records::Records;
 
 pub use auth::{Authed, BearerTokens};
@@ -22,17 +27,28 @@ pub use problem::ApiError;
 pub struct AppState {
     pub records: Arc<dyn Records>,
     pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGen>,
     /// Checks bearer tokens locally; `None` in Lambda, where the authorizer has checked them.
     pub tokens: Option<Arc<dyn BearerTokens>>,
 }
 
-/// Every route of every resource, merged in one place, with request tracing and a
-/// problem+json answer for unknown routes.
+/// Every route of every group: what the local stack serves.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(health::router())
-        .merge(me::router())
-        .fallback(problem::not_found_route)
+    router_for(&[routes::Group::Teams], state)
+}
+
+/// The routes of some groups (one Lambda function serves one group), each behind its gate,
+/// with `/health`, request tracing and a problem+json answer for unknown routes.
+pub fn router_for(groups: &[routes::Group], state: AppState) -> Router {
+    let mut app = Router::new().merge(health::router());
+    for spec in routes::table() {
+        if !groups.contains(&spec.group) {
+            continue;
+        }
+        let gate = axum::middleware::from_fn_with_state((state.clone(), spec.need), routes::gate);
+        app = app.route(spec.path, (spec.handler)().route_layer(gate));
+    }
+    app.fallback(problem::not_found_route)
         .with_state(state)
         .layer(axum::middleware::from_fn(telemetry::request_span))
 }

@@ -1,29 +1,33 @@
-//! `GET /me`: the caller and their user record (made on first sight).
+//! `GET /me`: the caller, their user record (made on first sight), tenant role, permissions
+//! and team roles.
 
-use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
-use recap_domain::users::{self, User};
+use axum::Json;
+use recap_domain::roles::Permission;
+use recap_domain::users::User;
 use serde::Serialize;
+use serde_json::{Value, json};
 
-use crate::auth::Authed;
-use crate::{ApiError, AppState};
-
-pub fn router() -> Router<AppState> {
-    Router::new().route("/me", get(me))
-}
+use crate::ApiError;
+use crate::api::Allowed;
 
 #[derive(Debug, Serialize)]
-struct Me {
+pub(crate) struct Me {
     #[serde(flatten)]
     user: User,
     platform_admin: bool,
+    permissions: Vec<Permission>,
+    teams: Vec<Value>,
 }
 
-async fn me(State(s): State<AppState>, Authed(caller): Authed) -> Result<Json<Me>, ApiError> {
-    let user = users::ensure(s.records.as_ref(), s.clock.as_ref(), &caller).await?;
+pub(crate) async fn me(Allowed(a): Allowed) -> Result<Json<Me>, ApiError> {
     Ok(Json(Me {
-        user,
-        platform_admin: caller.platform_admin,
+        permissions: a.tenant_permissions.list(),
+        teams: a
+            .teams
+            .iter()
+            .map(|(team, role, perms)| json!({"team": team, "role": role, "permissions": perms.list()}))
+            .collect(),
+        platform_admin: a.caller.platform_admin,
+        user: a.user,
     }))
 }

@@ -1,0 +1,265 @@
+//! Teams within a tenant, and their members with a role each. A user may be in several teams.
+//!
+//! A membership lives in the member's own partition (`{t}#USER#{u}` / `TEAM#{team}`) so one
+//! Query reads a user's profile and every team role; gsi1 lists a team's members.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{Clock, IdGen, Timestamp};
+use crate::error::{Conflict, Error, Result};
+use crate::ids::{TeamId, TenantId, UserId};
+use crate::keys;
+use crate::records::{
+    Condition, Index, Item, MAX_TRANSACTION_WRITES, Page, Query, Records, Update, Write, from_item,
+    to_item,
+};
+use crate::roles::{self, RoleName};
+use crate::users;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Team {
+    pub id: TeamId,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub created_by: UserId,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub team: TeamId,
+    pub user: UserId,
+    pub role: RoleName,
+    pub added_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamInput {
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+fn check_name(n: &str) -> Result<String> {
+    let n = n.trim();
+    if n.is_empty() || n.chars().count() > 100 {
+        return Err(Error::validation("name", "must be 1-100 characters"));
+    }
+    Ok(n.to_string())
+}
+
+fn check_description(d: &str) -> Result<()> {
+    if d.chars().count() > 1000 {
+        return Err(Error::validation(
+            "description",
+            "must be at most 1000 characters",
+        ));
+    }
+    Ok(())
+}
+
+fn team_item(t: &TenantId, team: &Team) -> Result<Item> {
+    let mut item = to_item(&keys::team(t, &team.id), team)?;
+    let ix = keys::teams_index(t, &team.id);
+    item.insert("type".into(), "team".into());
+    item.insert("gsi1pk".into(), ix.pk.into());
+    item.insert("gsi1sk".into(), ix.sk.into());
+    Ok(item)
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %t))]
+pub async fn create(
+    records: &dyn Records,
+    clock: &dyn Clock,
+    ids: &dyn IdGen,
+    t: &TenantId,
+    by: &UserId,
+    input: TeamInput,
+) -> Result<Team> {
+    let name = check_name(
+        input
+            .name
+            .as_deref()
+            .ok_or_else(|| Error::validation("name", "is required"))?,
+    )?;
+    let description = input.description.unwrap_or_default();
+    check_description(&description)?;
+    let team = Team {
+        id: TeamId::from_uuid(ids.new_id()),
+        name,
+        description,
+        created_by: *by,
+        created_at: clock.now(),
+    };
+    records
+        .put(team_item(t, &team)?, vec![Condition::NotExists])
+        .await?;
+    Ok(team)
+}
+
+pub async fn get(records: &dyn Records, t: &TenantId, team: &TeamId) -> Result<Team> {
+    match records.get(&keys::team(t, team)).await? {
+        Some(item) => from_item(item),
+        None => Err(Error::not_found("team")),
+    }
+}
+
+pub async fn list(
+    records: &dyn Records,
+    t: &TenantId,
+    limit: u32,
+    cursor: Option<String>,
+) -> Result<(Vec<Team>, Option<String>)> {
+    let Page { items, next_cursor } = records
+        .query(
+            Query::partition(keys::tenant_pk(t, "TEAMS"))
+                .on(Index::Gsi1)
+                .limit(limit)
+                .after(cursor),
+        )
+        .await?;
+    Ok((
+        items.into_iter().map(from_item).collect::<Result<_>>()?,
+        next_cursor,
+    ))
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %t))]
+pub async fn update(
+    records: &dyn Records,
+    t: &TenantId,
+    team: &TeamId,
+    input: TeamInput,
+) -> Result<Team> {
+    let mut update = Update::new();
+    if let Some(n) = input.name {
+        update = update.set("name", check_name(&n)?);
+    }
+    if let Some(d) = input.description {
+        check_description(&d)?;
+        update = update.set("description", d);
+    }
+    if update.set.is_empty() {
+        return get(records, t, team).await;
+    }
+    match records
+        .update(&keys::team(t, team), update, vec![Condition::Exists])
+        .await
+    {
+        Ok(item) => from_item(item),
+        Err(e) if e.failed_write() == Some(0) => Err(Error::not_found("team")),
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes a team with its memberships, in one transaction.
+#[tracing::instrument(skip_all, fields(tenant = %t))]
+pub async fn delete(records: &dyn Records, t: &TenantId, team: &TeamId) -> Result<()> {
+    get(records, t, team).await?;
+    let (members, more) =
+        members(records, t, team, MAX_TRANSACTION_WRITES as u32 - 1, None).await?;
+    if more.is_some() {
+        return Err(Conflict::State(format!(
+            "a team with more than {} members is deleted after removing members",
+            MAX_TRANSACTION_WRITES - 1
+        ))
+        .into());
+    }
+    let mut writes: Vec<Write> = members
+        .iter()
+        .map(|m| Write::delete(keys::membership(t, &m.user, team)))
+        .collect();
+    writes.push(Write::delete(keys::team(t, team)).when(Condition::Exists));
+    let last = writes.len() - 1;
+    match records.transact(writes).await {
+        Err(e) if e.failed_write() == Some(last) => Err(Error::not_found("team")),
+        r => r,
+    }
+}
+
+pub async fn members(
+    records: &dyn Records,
+    t: &TenantId,
+    team: &TeamId,
+    limit: u32,
+    cursor: Option<String>,
+) -> Result<(Vec<Member>, Option<String>)> {
+    let Page { items, next_cursor } = records
+        .query(
+            Query::partition(keys::members_pk(t, team))
+                .on(Index::Gsi1)
+                .limit(limit)
+                .after(cursor),
+        )
+        .await?;
+    Ok((
+        items.into_iter().map(from_item).collect::<Result<_>>()?,
+        next_cursor,
+    ))
+}
+
+/// Adds a user of the tenant to a team with a role, or changes their role there.
+#[tracing::instrument(skip_all, fields(tenant = %t))]
+pub async fn put_member(
+    records: &dyn Records,
+    clock: &dyn Clock,
+    t: &TenantId,
+    team: &TeamId,
+    user: &UserId,
+    role: &str,
+) -> Result<Member> {
+    let role = RoleName::parse(role)?;
+    get(records, t, team).await?;
+    users::get(records, t, user).await?;
+    if !role.is_builtin() {
+        roles::get(records, t, role.as_str())
+            .await
+            .map_err(|e| match e {
+                Error::NotFound { .. } => {
+                    Error::validation("role", format!("no role named {role}"))
+                }
+                e => e,
+            })?;
+    }
+    let member = Member {
+        team: *team,
+        user: *user,
+        role,
+        added_at: clock.now(),
+    };
+    let mut item = to_item(&keys::membership(t, user, team), &member)?;
+    let ix = keys::members_index(t, team, user);
+    item.insert("type".into(), "membership".into());
+    item.insert("gsi1pk".into(), ix.pk.into());
+    item.insert("gsi1sk".into(), ix.sk.into());
+    // The team must still exist when the membership is written.
+    match records
+        .transact(vec![
+            Write::check(keys::team(t, team), vec![Condition::Exists]),
+            Write::put(item),
+        ])
+        .await
+    {
+        Ok(()) => Ok(member),
+        Err(e) if e.failed_write() == Some(0) => Err(Error::not_found("team")),
+        Err(e) => Err(e),
+    }
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %t))]
+pub async fn remove_member(
+    records: &dyn Records,
+    t: &TenantId,
+    team: &TeamId,
+    user: &UserId,
+) -> Result<()> {
+    match records
+        .delete(&keys::membership(t, user, team), vec![Condition::Exists])
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.failed_write() == Some(0) => Err(Error::not_found("member")),
+        Err(e) => Err(e),
+    }
+}

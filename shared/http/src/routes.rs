@@ -1,0 +1,201 @@
+//! The route table: every route Recap serves, the permission it needs, and the Lambda
+//! function (route group) that serves it. The router is built from this table, and the
+//! gate in front of each handler checks the route's need with `access::authorize`, so a route
+//! cannot exist without a stated permission. The tenant-isolation and role tests are generated
+//! from it too.
+
+use axum::extract::{FromRequestParts, RawPathParams, Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use recap_domain::access::{self, Access, Need, Scope};
+use recap_domain::ids::TeamId;
+use recap_domain::roles::Permission;
+
+use crate::auth::Authed;
+use crate::{ApiError, AppState, me, roles, teams, users};
+
+/// The Lambda function that serves a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// `functions/api-teams`: teams, members, roles, users, tenant settings, `/me`.
+    Teams,
+}
+
+pub struct RouteSpec {
+    pub method: Method,
+    /// axum's path syntax; ids are `{team_id}`, `{user_id}`, `{role}`, …
+    pub path: &'static str,
+    pub need: Need,
+    pub group: Group,
+    /// A valid request body, for the docs and the generated tests.
+    pub example: Option<&'static str>,
+    pub handler: fn() -> MethodRouter<AppState>,
+}
+
+const fn perm(p: Permission) -> Need {
+    Need::Permission(p, Scope::Tenant)
+}
+
+const fn in_team(p: Permission) -> Need {
+    Need::Permission(p, Scope::Team)
+}
+
+/// Every route. Add a route here (and nowhere else) to serve it.
+pub fn table() -> Vec<RouteSpec> {
+    use Permission::*;
+    use axum::routing::{delete, get, patch, post, put};
+    let r = |method, path, need, example, handler| RouteSpec {
+        method,
+        path,
+        need,
+        group: Group::Teams,
+        example,
+        handler,
+    };
+    vec![
+        r(Method::GET, "/me", Need::Caller, None, || get(me::me)),
+        r(Method::GET, "/users", perm(TeamsRead), None, || {
+            get(users::list)
+        }),
+        r(
+            Method::GET,
+            "/users/{user_id}",
+            perm(TeamsRead),
+            None,
+            || get(users::get_one),
+        ),
+        r(
+            Method::PATCH,
+            "/users/{user_id}",
+            perm(TeamsManage),
+            Some(r#"{"role":"viewer"}"#),
+            || patch(users::set_role),
+        ),
+        r(Method::GET, "/tenant", perm(TeamsRead), None, || {
+            get(users::tenant)
+        }),
+        r(
+            Method::PATCH,
+            "/tenant",
+            perm(TeamsManage),
+            Some(r#"{"default_role":"viewer"}"#),
+            || patch(users::update_tenant),
+        ),
+        r(Method::GET, "/roles", perm(TeamsRead), None, || {
+            get(roles::list)
+        }),
+        r(
+            Method::POST,
+            "/roles",
+            perm(TeamsManage),
+            Some(r#"{"name":"reviewer","permissions":["transcripts:read"]}"#),
+            || post(roles::create),
+        ),
+        r(Method::GET, "/roles/{role}", perm(TeamsRead), None, || {
+            get(roles::get_one)
+        }),
+        r(
+            Method::PATCH,
+            "/roles/{role}",
+            perm(TeamsManage),
+            Some(r#"{"permissions":["transcripts:read","outputs:read"]}"#),
+            || patch(roles::update),
+        ),
+        r(
+            Method::DELETE,
+            "/roles/{role}",
+            perm(TeamsManage),
+            None,
+            || delete(roles::delete),
+        ),
+        r(Method::GET, "/teams", perm(TeamsRead), None, || {
+            get(teams::list)
+        }),
+        r(
+            Method::POST,
+            "/teams",
+            perm(TeamsManage),
+            Some(r#"{"name":"Sales","description":"Field sales"}"#),
+            || post(teams::create),
+        ),
+        r(
+            Method::GET,
+            "/teams/{team_id}",
+            in_team(TeamsRead),
+            None,
+            || get(teams::get_one),
+        ),
+        r(
+            Method::PATCH,
+            "/teams/{team_id}",
+            in_team(TeamsManage),
+            Some(r#"{"name":"Renamed"}"#),
+            || patch(teams::update),
+        ),
+        r(
+            Method::DELETE,
+            "/teams/{team_id}",
+            perm(TeamsManage),
+            None,
+            || delete(teams::delete),
+        ),
+        r(
+            Method::GET,
+            "/teams/{team_id}/members",
+            in_team(TeamsRead),
+            None,
+            || get(teams::members),
+        ),
+        r(
+            Method::PUT,
+            "/teams/{team_id}/members/{user_id}",
+            in_team(TeamsManage),
+            Some(r#"{"role":"editor"}"#),
+            || put(teams::put_member),
+        ),
+        r(
+            Method::DELETE,
+            "/teams/{team_id}/members/{user_id}",
+            in_team(TeamsManage),
+            None,
+            || delete(teams::remove_member),
+        ),
+    ]
+}
+
+/// Checks the caller against a route's need before its handler runs, and hands the handler the
+/// caller's [`Access`]. 401 without a caller; 403 without the permission (before anything is
+/// looked up, so a 403 says nothing of whether the object exists).
+pub(crate) async fn gate(
+    State((state, need)): State<(AppState, Need)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let caller = match Authed::from_request_parts(&mut parts, &state).await {
+        Ok(Authed(c)) => c,
+        Err(e) => return e.into_response(),
+    };
+    let team = match RawPathParams::from_request_parts(&mut parts, &state).await {
+        Ok(params) => params
+            .iter()
+            .find(|(k, _)| *k == "team_id")
+            .and_then(|(_, v)| TeamId::parse(v).ok()),
+        Err(_) => None,
+    };
+    let checked = async {
+        let a = access::load(state.records.as_ref(), state.clock.as_ref(), &caller).await?;
+        access::authorize(&a, need, team.as_ref())?;
+        Ok::<Access, recap_domain::Error>(a)
+    }
+    .await;
+    match checked {
+        Ok(a) => {
+            parts.extensions.insert(a);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(e) => ApiError(e).into_response(),
+    }
+}

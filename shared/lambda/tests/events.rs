@@ -1,0 +1,77 @@
+//! API Gateway v2 events, as the Lambda runtime hands them over, through the same routers.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use recap_domain::clock::{SystemClock, SystemIds};
+use recap_http::routes::Group;
+use recap_http::{AppState, router_for};
+use serde_json::Value;
+use tower::ServiceExt;
+
+fn app(dir: &tempfile::TempDir) -> axum::Router {
+    let store = recap_embedded::EmbeddedStore::open(dir.path()).unwrap();
+    router_for(
+        &[Group::Teams],
+        AppState {
+            records: Arc::new(store.records()),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(SystemIds),
+            tokens: None,
+        },
+    )
+}
+
+async fn call(app: &axum::Router, event: &str) -> (StatusCode, Value) {
+    let req = lambda_http::request::from_str(event).expect("an API Gateway v2 event");
+    let req = recap_lambda::with_caller(req);
+    let (parts, body) = req.into_parts();
+    let req = axum::http::Request::from_parts(parts, Body::from(body.to_vec()));
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test]
+async fn authorizer_claims_become_the_caller() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(&dir);
+    let (s, me) = call(&app, include_str!("../../../events/apigw-v2-jwt-me.json")).await;
+    assert_eq!(s, StatusCode::OK, "{me}");
+    assert_eq!(me["id"], "7c9e6679-7425-40de-944b-e07fc1f90ae7");
+    assert_eq!(me["tenant"], "0f8fad5b-d9cb-469f-a165-70867728950e");
+    assert_eq!(me["email"], "ada@example.com");
+    assert_eq!(
+        me["platform_admin"], true,
+        "flattened \"[platform-admins ops]\""
+    );
+    assert_eq!(me["role"], "admin", "the tenant's first user");
+
+    let (s, team) = call(
+        &app,
+        include_str!("../../../events/apigw-v2-jwt-post-teams.json"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{team}");
+    assert_eq!(team["name"], "Field sales");
+    assert_eq!(team["created_by"], "7c9e6679-7425-40de-944b-e07fc1f90ae7");
+}
+
+#[tokio::test]
+async fn an_event_without_authorizer_claims_is_401() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, problem) = call(
+        &app(&dir),
+        include_str!("../../../events/apigw-v2-no-authorizer-me.json"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        problem["type"],
+        "https://recap.dev/problems/unauthenticated"
+    );
+}

@@ -1,0 +1,120 @@
+//! The whole HTTP stack over a fresh embedded store, driven with `Router::oneshot`, and
+//! callers minted as local tokens.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use recap::LocalTokens;
+use recap_domain::access::Caller;
+use recap_domain::clock::{SystemClock, SystemIds};
+use recap_domain::ids::{TenantId, UserId};
+use recap_embedded::EmbeddedStore;
+use recap_http::{AppState, router};
+use serde_json::Value;
+use tower::ServiceExt;
+
+const SECRET: &[u8] = b"tests-tests-tests-tests-tests-32";
+
+pub struct Stack {
+    pub app: axum::Router,
+    pub store: EmbeddedStore,
+    tokens: LocalTokens,
+    _dir: tempfile::TempDir,
+}
+
+/// A caller: tenant, user and the bearer token that names them.
+#[derive(Clone)]
+pub struct Who {
+    pub tenant: TenantId,
+    pub user: UserId,
+    pub token: String,
+}
+
+impl Stack {
+    pub fn new() -> Stack {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let tokens = LocalTokens::new(SECRET);
+        let app = router(AppState {
+            records: Arc::new(store.records()),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(SystemIds),
+            tokens: Some(Arc::new(LocalTokens::new(SECRET))),
+        });
+        Stack {
+            app,
+            store,
+            tokens,
+            _dir: dir,
+        }
+    }
+
+    pub fn who(&self, tenant: &str, user: &str) -> Who {
+        self.who_admin(tenant, user, false)
+    }
+
+    pub fn who_admin(&self, tenant: &str, user: &str, platform_admin: bool) -> Who {
+        let caller = Caller {
+            tenant: TenantId::parse(tenant).unwrap(),
+            user: UserId::parse(user).unwrap(),
+            email: Some(format!("{}@example.com", &user[user.len() - 4..])),
+            platform_admin,
+        };
+        Who {
+            tenant: caller.tenant,
+            user: caller.user,
+            token: self.tokens.mint(&caller, Duration::from_secs(600)).unwrap(),
+        }
+    }
+
+    /// Sends a request as `who`; answers the status and the JSON body (`Null` when empty).
+    pub async fn call(
+        &self,
+        who: &Who,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {}", who.token));
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let req = req
+            .body(body.map(|b| Body::from(b.to_string())).unwrap_or_default())
+            .unwrap();
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let ct = res
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string());
+        let bytes = axum::body::to_bytes(res.into_body(), 16 << 20)
+            .await
+            .unwrap();
+        if status.is_client_error() || status.is_server_error() {
+            assert_eq!(
+                ct.as_deref(),
+                Some("application/problem+json"),
+                "{method_path}: errors are problem+json",
+                method_path = path
+            );
+        }
+        let v = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        (status, v)
+    }
+
+    pub async fn get(&self, who: &Who, path: &str) -> (StatusCode, Value) {
+        self.call(who, Method::GET, path, None).await
+    }
+}
