@@ -7,10 +7,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use anyhow::Context as _;
-use recap_domain::clock::SystemClock;
-use recap_embedded::{EmbeddedStore, files_router};
-use recap_http::AppState;
+use recap_domain::clock::{SystemClock, SystemIds};
+use recap_domain::queue::Queue;
+use recap_domain::transcripts::{self, Ports};
+use recap_embedded::{EmbeddedFiles, EmbeddedQueue, EmbeddedStore, QueueConfig, files_router};
+use recap_http::{AppState, BearerTokens};
 use tokio::net::TcpListener;
 
 mod tokens;
@@ -34,6 +38,78 @@ pub fn local_tokens(
     }
 }
 
+/// The embedded queue that carries the file store's upload events (S3 event JSON), and its
+/// dead-letter queue: an event that fails five times goes there.
+pub const UPLOAD_EVENTS_QUEUE: &str = "upload-events";
+pub const UPLOAD_EVENTS_DLQ: &str = "upload-events-dlq";
+/// The bucket name the local upload events carry.
+pub const LOCAL_BUCKET: &str = "recap-local";
+/// How long an upload event stays hidden from other receivers while it is processed.
+const UPLOAD_VISIBILITY: Duration = Duration::from_secs(120);
+
+/// The handlers' state over an embedded store, with uploads under `{tenant}/uploads/`
+/// announced on [`UPLOAD_EVENTS_QUEUE`] (S3 does the same for the `on-upload` function), and
+/// the queue the local upload trigger reads.
+pub fn local_state(
+    store: &EmbeddedStore,
+    base_url: impl Into<String>,
+    tokens: Arc<dyn BearerTokens>,
+) -> (AppState, EmbeddedQueue) {
+    let files = announcing_files(store, base_url);
+    let queue =
+        store.queue(QueueConfig::new(UPLOAD_EVENTS_QUEUE).dead_letter(UPLOAD_EVENTS_DLQ, 5));
+    let state = AppState {
+        records: Arc::new(store.records()),
+        files: Arc::new(files),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(SystemIds),
+        tokens: Some(tokens),
+    };
+    (state, queue)
+}
+
+/// The file store, announcing files put under `{tenant}/uploads/{transcript}/`.
+pub fn announcing_files(store: &EmbeddedStore, base_url: impl Into<String>) -> EmbeddedFiles {
+    store
+        .files(base_url)
+        .with_events(UPLOAD_EVENTS_QUEUE, LOCAL_BUCKET, |key| {
+            recap_domain::files::FileKey::parse(key)
+                .ok()
+                .and_then(|k| recap_domain::keys::parse_transcript_upload(&k))
+                .is_some()
+        })
+}
+
+/// One pass of the local upload trigger: receives waiting upload events (waiting up to `wait`
+/// for one), runs the same handler as the `on-upload` function on each, and deletes those
+/// handled. A failed one comes back after its visibility timeout. Answers how many were
+/// handled.
+pub async fn process_upload_events(
+    queue: &dyn Queue,
+    state: &AppState,
+    wait: Duration,
+) -> recap_domain::Result<usize> {
+    let ports = Ports {
+        records: state.records.as_ref(),
+        files: state.files.as_ref(),
+        clock: state.clock.as_ref(),
+        ids: state.ids.as_ref(),
+    };
+    let mut handled = 0;
+    for m in queue.receive(10, UPLOAD_VISIBILITY, wait).await? {
+        match transcripts::on_upload_event(ports, m.body.as_bytes()).await {
+            Ok(_) => {
+                queue.delete(&m.receipt).await?;
+                handled += 1;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, receive_count = m.receive_count, "an upload event failed; it will be retried")
+            }
+        }
+    }
+    Ok(handled)
+}
+
 /// How to run the local stack.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -50,6 +126,8 @@ pub struct Server {
     url: String,
     store: EmbeddedStore,
     tokens: Arc<LocalTokens>,
+    state: AppState,
+    uploads: EmbeddedQueue,
 }
 
 impl Server {
@@ -62,23 +140,24 @@ impl Server {
             .with_context(|| format!("binding {}", config.addr))?;
         let addr = listener.local_addr()?;
         let url = format!("http://{addr}");
-        let files = store.files(url.clone());
         let tokens = Arc::new(local_tokens(config.jwt_secret.as_deref(), || {
             Ok(store.secret().to_vec())
         })?);
-        let state = AppState {
-            records: Arc::new(store.records()),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(recap_domain::clock::SystemIds),
-            tokens: Some(tokens.clone()),
-        };
-        let app = recap_http::router(state).merge(files_router(files));
+        let (state, uploads) = local_state(&store, url.clone(), tokens.clone());
+        recap_domain::transcript_types::seed(state.records.as_ref())
+            .await
+            .context("seeding the catalog")?;
+        // The presigned URLs' server: its puts announce uploads like the handlers' own.
+        let app = recap_http::router(state.clone())
+            .merge(files_router(announcing_files(&store, url.clone())));
         Ok(Server {
             listener,
             app,
             url,
             store,
             tokens,
+            state,
+            uploads,
         })
     }
 
@@ -108,10 +187,24 @@ impl Server {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        axum::serve(self.listener, self.app)
+        let (state, uploads) = (self.state.clone(), self.uploads.clone());
+        let trigger = tokio::spawn(async move {
+            loop {
+                if let Err(e) =
+                    process_upload_events(&uploads, &state, Duration::from_secs(1)).await
+                {
+                    tracing::error!(error = %e, "the upload trigger could not read its queue");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        });
+        let served = axum::serve(self.listener, self.app)
             .with_graceful_shutdown(shutdown)
             .await
-            .context("serving HTTP")
+            .context("serving HTTP");
+        // An event cut short is received again on the next start (it was not deleted).
+        trigger.abort();
+        served
     }
 }
 

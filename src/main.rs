@@ -41,6 +41,22 @@ enum Command {
         #[arg(long, default_value = "./.recap")]
         data: PathBuf,
     },
+    /// Reads transcript files (WebVTT, SRT, speaker turns, vendor JSON, YouTube XML).
+    Transcript {
+        #[command(subcommand)]
+        command: TranscriptCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TranscriptCommand {
+    /// Prints the normalized transcript as JSON on stdout, warnings included.
+    Parse {
+        file: PathBuf,
+        /// Refuse what lenient mode would repair (W3C rules for WebVTT).
+        #[arg(long)]
+        strict: bool,
+    },
 }
 
 #[tokio::main]
@@ -61,6 +77,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .ok()
         .filter(|s| !s.is_empty());
     match cli.command {
+        Command::Transcript {
+            command: TranscriptCommand::Parse { file, strict },
+        } => {
+            use anyhow::Context as _;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let opts = recap_transcript::ParseOptions {
+                mode: if strict {
+                    recap_transcript::Mode::Strict
+                } else {
+                    recap_transcript::Mode::Lenient
+                },
+                file_name: file.file_name().and_then(|n| n.to_str()),
+            };
+            let transcript = recap_transcript::parse(&bytes, &opts)
+                .with_context(|| file.display().to_string())?;
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &transcript)?;
+            writeln!(out)?;
+            Ok(())
+        }
         Command::Token {
             tenant,
             user,

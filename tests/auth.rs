@@ -24,6 +24,7 @@ fn app(dir: &tempfile::TempDir) -> axum::Router {
     let store = recap_embedded::EmbeddedStore::open(dir.path()).unwrap();
     router(AppState {
         records: Arc::new(store.records()),
+        files: Arc::new(store.files("http://127.0.0.1:9")),
         clock: Arc::new(SystemClock),
         ids: Arc::new(recap_domain::clock::SystemIds),
         tokens: Some(Arc::new(LocalTokens::new(SECRET))),
@@ -211,6 +212,7 @@ async fn api_gateway_claims_from_a_real_event_give_the_same_caller() {
     let store = recap_embedded::EmbeddedStore::open(dir.path()).unwrap();
     let app = router(AppState {
         records: Arc::new(store.records()),
+        files: Arc::new(store.files("http://127.0.0.1:9")),
         clock: Arc::new(SystemClock),
         ids: Arc::new(recap_domain::clock::SystemIds),
         tokens: None,

@@ -7,7 +7,24 @@ use std::time::Duration;
 struct Running {
     child: Child,
     url: String,
-    _stdout: BufReader<std::process::ChildStdout>,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Running {
+    /// The demo token the banner prints.
+    fn demo_token(&mut self) -> String {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(
+                self.stdout.read_line(&mut line).unwrap() > 0,
+                "no token printed"
+            );
+            if let Some(rest) = line.split("Bearer ").nth(1) {
+                return rest.split('\'').next().unwrap().to_string();
+            }
+        }
+    }
 }
 
 impl Drop for Running {
@@ -33,11 +50,7 @@ fn serve(data: &std::path::Path) -> Running {
         .strip_prefix("Recap is listening on ")
         .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
         .to_string();
-    Running {
-        child,
-        url,
-        _stdout: stdout,
-    }
+    Running { child, url, stdout }
 }
 
 #[tokio::test]
@@ -115,4 +128,84 @@ fn bad_arguments_get_a_clear_error() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'nope'"));
+}
+
+#[tokio::test]
+async fn an_upload_through_its_presigned_url_becomes_a_ready_transcript() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = serve(dir.path());
+    let token = app.demo_token();
+    let http = reqwest::Client::new();
+    let file = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/shared/transcript/tests/corpus/srt/monsters-win.srt"
+    ))
+    .unwrap();
+    let body = serde_json::json!({
+        "title": "Monsters", "type": "media", "sub_type": "interview",
+        "size_bytes": file.len(), "file_name": "Monsters – épisode 1.srt",
+    });
+    let res = http
+        .post(format!("{}/transcripts", app.url))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let created: serde_json::Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+    let upload = &created["upload"];
+    let put = |bytes: Vec<u8>| {
+        let mut req = http.put(upload["url"].as_str().unwrap());
+        for h in upload["headers"].as_array().unwrap() {
+            if h[0] != "content-length" {
+                req = req.header(h[0].as_str().unwrap(), h[1].as_str().unwrap());
+            }
+        }
+        req.body(bytes).send()
+    };
+    // The URL is signed for this exact size.
+    let mut longer = file.clone();
+    longer.extend_from_slice(b"\r\n\r\n");
+    assert_eq!(put(longer).await.unwrap().status(), 403);
+    assert_eq!(put(file).await.unwrap().status(), 200);
+
+    // The server's own upload trigger parses it.
+    let url = format!(
+        "{}/transcripts/{}",
+        app.url,
+        created["id"].as_str().unwrap()
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let t = loop {
+        let res = http.get(&url).bearer_auth(&token).send().await.unwrap();
+        let t: serde_json::Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+        if t["status"] != "awaiting_upload" && t["status"] != "processing" {
+            break t;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {t}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(t["status"], "ready", "{t}");
+    assert_eq!(t["format"], "srt");
+    assert_eq!(t["segment_count"], 3);
+    let download = t["segments_url"]["url"].as_str().unwrap();
+    let normalized: serde_json::Value = serde_json::from_slice(
+        &http
+            .get(download)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let first = normalized["segments"][0]["text"].as_str().unwrap();
+    assert!(
+        first.contains("我有个点子") && first.contains("I think I have a plan"),
+        "{first}"
+    );
+    assert_eq!(normalized["segments"][0]["start_ms"], 1_897_894);
 }

@@ -9,10 +9,10 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use recap::LocalTokens;
 use recap_domain::access::Caller;
-use recap_domain::clock::{SystemClock, SystemIds};
 use recap_domain::ids::{TenantId, UserId};
 use recap_embedded::EmbeddedStore;
 use recap_http::{AppState, router};
+
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -21,6 +21,8 @@ const SECRET: &[u8] = b"tests-tests-tests-tests-tests-32";
 pub struct Stack {
     pub app: axum::Router,
     pub store: EmbeddedStore,
+    pub state: AppState,
+    pub uploads: recap_embedded::EmbeddedQueue,
     tokens: LocalTokens,
     _dir: tempfile::TempDir,
 }
@@ -38,17 +40,58 @@ impl Stack {
         let dir = tempfile::tempdir().unwrap();
         let store = EmbeddedStore::open(dir.path()).unwrap();
         let tokens = LocalTokens::new(SECRET);
-        let app = router(AppState {
-            records: Arc::new(store.records()),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(SystemIds),
-            tokens: Some(Arc::new(LocalTokens::new(SECRET))),
-        });
+        let (state, uploads) = recap::local_state(
+            &store,
+            "http://127.0.0.1:9",
+            Arc::new(LocalTokens::new(SECRET)),
+        );
+        let app = router(state.clone());
         Stack {
             app,
             store,
+            state,
+            uploads,
             tokens,
             _dir: dir,
+        }
+    }
+
+    /// Ids from `ids` instead of fresh ones (for fixtures that name an id).
+    pub fn with_ids(mut self, ids: Arc<dyn recap_domain::clock::IdGen>) -> Stack {
+        self.state.ids = ids;
+        self.app = router(self.state.clone());
+        self
+    }
+
+    pub fn ports(&self) -> recap_domain::transcripts::Ports<'_> {
+        recap_domain::transcripts::Ports {
+            records: self.state.records.as_ref(),
+            files: self.state.files.as_ref(),
+            clock: self.state.clock.as_ref(),
+            ids: self.state.ids.as_ref(),
+        }
+    }
+
+    /// With the built-in catalog seeded, as `recap serve` starts.
+    pub async fn seeded() -> Stack {
+        let s = Stack::new();
+        recap_domain::transcript_types::seed(s.state.records.as_ref())
+            .await
+            .unwrap();
+        s
+    }
+
+    /// Runs the upload trigger until no upload event is waiting; answers how many it handled.
+    pub async fn drain_uploads(&self) -> usize {
+        let mut total = 0;
+        loop {
+            let n = recap::process_upload_events(&self.uploads, &self.state, Duration::ZERO)
+                .await
+                .unwrap();
+            if n == 0 {
+                return total;
+            }
+            total += n;
         }
     }
 

@@ -83,8 +83,12 @@ pub enum Need {
 pub enum Scope {
     /// By the caller's tenant role.
     Tenant,
-    /// By the tenant role, or the caller's role in the team the route names (`{team_id}`).
+    /// By the tenant role, or the caller's role in the team the request is about (the
+    /// route's `{team_id}`, or the team of the resource it names).
     Team,
+    /// By the tenant role or any team role: a route's gate, for resources that may belong to a
+    /// team. The handler checks again with `Scope::Team` once it knows the resource's team.
+    Anywhere,
 }
 
 /// A caller with everything needed to decide what they may do: their tenant role's
@@ -117,6 +121,10 @@ pub fn authorize(access: &Access, need: Need, team: Option<&TeamId>) -> Result<(
         Need::PlatformAdmin => access.caller.platform_admin,
         Need::Permission(p, Scope::Tenant) => access.tenant_permissions.contains(p),
         Need::Permission(p, Scope::Team) => access.permissions_in(team).contains(p),
+        Need::Permission(p, Scope::Anywhere) => {
+            access.tenant_permissions.contains(p)
+                || access.teams.iter().any(|(_, _, perms)| perms.contains(p))
+        }
     };
     if granted {
         return Ok(());

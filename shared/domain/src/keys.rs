@@ -17,7 +17,14 @@
 //! | a tenant's teams, oldest first       | gsi1 `{t}#TEAMS` / `{team}` (v7)            | 1 Query a page |
 //! | a team's members                     | gsi1 `{t}#TEAM#{team}#MEMBERS` / `{u}`      | 1 Query a page |
 //! | a tenant's custom roles              | `{t}#ROLES` / `{name}`                      | 1 Query     |
+//! | a tenant's transcripts by status     | gsi2 `{t}#TRANSCRIPTS#{status}` / `{id}`, descending | 1 Query a page |
 //! | a catalog kind                       | `CATALOG#{KIND}` / `{name}`                 | 1 Query     |
+//! | built-in transcript types            | `CATALOG#TRANSCRIPT_TYPES` / `{type}/{sub_type}` | 1 Query |
+//! | a tenant's transcript types          | `{t}#TRANSCRIPT_TYPES` / `{type}/{sub_type}` | 1 Query    |
+//!
+//! Files: a transcript's upload is `{t}/uploads/{transcript}/{file name}` (the upload trigger
+//! reads tenant and transcript from it); its normalized form `{t}/transcripts/{id}/normalized.json`;
+//! its outputs live under `{t}/outputs/{transcript}/`.
 
 use crate::files::FileKey;
 use crate::ids::{TeamId, TenantId, TranscriptId, UserId};
@@ -92,6 +99,52 @@ pub fn transcripts_index(t: &TenantId, id: &TranscriptId) -> Key {
     Key::new(tenant_pk(t, "TRANSCRIPTS"), id.to_string())
 }
 
+/// The gsi2 key that lists a tenant's transcripts of one status, newest first.
+pub fn transcripts_by_status(t: &TenantId, status: &str, id: &TranscriptId) -> Key {
+    Key::new(format!("{t}#TRANSCRIPTS#{status}"), id.to_string())
+}
+
+pub const TRANSCRIPT_TYPES: &str = "TRANSCRIPT_TYPES";
+
+/// The sort key of a transcript type: `{type}/{sub_type}`.
+pub fn transcript_type_sk(kind: &str, sub_type: &str) -> String {
+    format!("{kind}/{sub_type}")
+}
+
+pub const UPLOADS: &str = "uploads";
+
+/// Where a transcript's upload goes: `{t}/uploads/{id}/{file name}`.
+pub fn transcript_upload(
+    t: &TenantId,
+    id: &TranscriptId,
+    file_name: &str,
+) -> crate::Result<FileKey> {
+    tenant_file(t, &format!("{UPLOADS}/{id}/{file_name}"))
+}
+
+/// The tenant and transcript an upload key names, if it is one.
+pub fn parse_transcript_upload(key: &FileKey) -> Option<(TenantId, TranscriptId)> {
+    let mut parts = key.as_str().splitn(4, '/');
+    let t = TenantId::parse(parts.next()?).ok()?;
+    (parts.next()? == UPLOADS).then_some(())?;
+    let id = TranscriptId::parse(parts.next()?).ok()?;
+    parts.next().filter(|n| !n.is_empty())?;
+    Some((t, id))
+}
+
+/// Every file of a transcript lives under one of these prefixes.
+pub fn transcript_file_prefixes(t: &TenantId, id: &TranscriptId) -> [String; 3] {
+    [
+        format!("{t}/{UPLOADS}/{id}/"),
+        format!("{t}/transcripts/{id}/"),
+        format!("{t}/outputs/{id}/"),
+    ]
+}
+
+pub fn normalized_transcript(t: &TenantId, id: &TranscriptId) -> crate::Result<FileKey> {
+    tenant_file(t, &format!("transcripts/{id}/normalized.json"))
+}
+
 pub fn catalog_pk(kind: &str) -> String {
     format!("{CATALOG_PREFIX}{kind}")
 }
@@ -159,6 +212,24 @@ mod tests {
             format!("{T}/transcripts/a.vtt")
         );
         assert!(tenant_file(&t, "../other").is_err());
+        let up = transcript_upload(&t, &x, "Réunion du 3 mars.vtt").unwrap();
+        assert_eq!(
+            up.as_str(),
+            format!("{T}/uploads/{X}/Réunion du 3 mars.vtt")
+        );
+        assert_eq!(parse_transcript_upload(&up), Some((t, x)));
+        assert_eq!(
+            normalized_transcript(&t, &x).unwrap().as_str(),
+            format!("{T}/transcripts/{X}/normalized.json")
+        );
+        assert_eq!(
+            parse_transcript_upload(&normalized_transcript(&t, &x).unwrap()),
+            None
+        );
+        assert_eq!(
+            transcripts_by_status(&t, "ready", &x),
+            Key::new(format!("{T}#TRANSCRIPTS#ready"), X)
+        );
         for k in [
             user(&t, &u),
             transcript(&t, &x),

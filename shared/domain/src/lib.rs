@@ -15,6 +15,9 @@ pub mod records;
 pub mod roles;
 pub mod teams;
 pub mod tenants;
+pub mod transcript_types;
+pub mod transcripts;
+pub mod uploads;
 pub mod users;
 
 pub use error::{Conflict, Error, Result};

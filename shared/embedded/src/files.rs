@@ -19,13 +19,24 @@ use recap_domain::files::{
     FileKey, FileMeta, FilePage, Files, Presigned, UploadPolicy, check_size, validate_expiry,
 };
 use recap_domain::{Error, Result};
-use redb::{ReadableDatabase, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use crate::queue::enqueue_in;
 use crate::{blocking, db_err};
+use recap_domain::uploads::{ObjectCreated, s3_event};
 
 const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
+/// The sequencer of the last event notification.
+const EVENT_SEQ: TableDefinition<&str, u64> = TableDefinition::new("file_event_seq");
+
+/// Where a put announces itself, as S3 event notifications do.
+struct Events {
+    queue: String,
+    bucket: String,
+    matches: Box<dyn Fn(&str) -> bool + Send + Sync>,
+}
 
 /// Characters kept as they are in a URL path segment or query value.
 const KEEP: &AsciiSet = &NON_ALPHANUMERIC
@@ -48,6 +59,7 @@ pub struct EmbeddedFiles {
     base_url: Arc<str>,
     secret: Arc<[u8]>,
     clock: Arc<dyn Clock>,
+    events: Option<Arc<Events>>,
 }
 
 impl std::fmt::Debug for EmbeddedFiles {
@@ -102,7 +114,26 @@ impl EmbeddedFiles {
             base_url: base_url.trim_end_matches('/').into(),
             secret,
             clock: Arc::new(SystemClock),
+            events: None,
         }
+    }
+
+    /// Announces every put of a key that `matches` with an S3 `ObjectCreated` event (the JSON
+    /// S3 sends, keys URL-encoded, a growing `sequencer`) on the embedded queue `queue`,
+    /// written in the same transaction as the file's metadata: a stored file is announced,
+    /// even across a crash.
+    pub fn with_events(
+        mut self,
+        queue: impl Into<String>,
+        bucket: impl Into<String>,
+        matches: impl Fn(&str) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.events = Some(Arc::new(Events {
+            queue: queue.into(),
+            bucket: bucket.into(),
+            matches: Box::new(matches),
+        }));
+        self
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -251,6 +282,8 @@ impl Files for EmbeddedFiles {
         let path = self.blob_path(&blob);
         let dir = self.dir.clone();
         let content_type = (!content_type.is_empty()).then(|| content_type.to_string());
+        let events = self.events.clone().filter(|e| (e.matches)(key.as_str()));
+        let now = self.clock.now();
         blocking(move || {
             use std::io::Write as _;
             let tmp = dir.join(format!("{blob}.tmp"));
@@ -271,6 +304,22 @@ impl Files for EmbeddedFiles {
                 let old = t.insert(key.as_str(), bytes.as_slice()).map_err(db_err)?;
                 old.and_then(|g| serde_json::from_slice::<Stored>(g.value()).ok())
             };
+            if let Some(ev) = events {
+                let seq = {
+                    let mut t = txn.open_table(EVENT_SEQ).map_err(db_err)?;
+                    let n = t.get("files").map_err(db_err)?.map_or(0, |g| g.value()) + 1;
+                    t.insert("files", n).map_err(db_err)?;
+                    n
+                };
+                let created = ObjectCreated {
+                    bucket: ev.bucket.clone(),
+                    key: FileKey::parse(key.clone())?,
+                    size: body.len() as u64,
+                    sequencer: format!("{seq:016X}"),
+                };
+                let body = s3_event(&created, &now.to_string()).to_string();
+                enqueue_in(&txn, &ev.queue, body, now.millis())?;
+            }
             txn.commit().map_err(db_err)?;
             if let Some(old) = old {
                 let _ = std::fs::remove_file(dir.join(old.blob));

@@ -102,6 +102,26 @@ fn enqueue(txn: &WriteTransaction, queue: &str, m: &Stored) -> Result<()> {
     Ok(())
 }
 
+/// Enqueues a message inside a write transaction of the same database: the file store's
+/// event notifications commit together with the file they announce.
+pub(crate) fn enqueue_in(
+    txn: &WriteTransaction,
+    queue: &str,
+    body: String,
+    now: i64,
+) -> Result<()> {
+    let stored = Stored {
+        id: uuid::Uuid::new_v4().to_string(),
+        body,
+        attributes: BTreeMap::new(),
+        dedup_id: None,
+        receive_count: 0,
+        visible_at: now,
+        receipt: None,
+    };
+    enqueue(txn, queue, &stored)
+}
+
 /// A receipt names the message and the receive it came from: `{seq}.{nonce}`.
 fn parse_receipt(r: &str) -> Result<u64> {
     r.split_once('.')

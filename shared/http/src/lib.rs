@@ -11,12 +11,14 @@ mod roles;
 pub mod routes;
 mod teams;
 pub mod telemetry;
+mod transcripts;
 mod users;
 
 use std::sync::Arc;
 
 use axum::Router;
 use recap_domain::clock::{Clock, IdGen};
+use recap_domain::files::Files;
 use recap_domain::records::Records;
 
 pub use auth::{Authed, BearerTokens};
@@ -26,6 +28,7 @@ pub use problem::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     pub records: Arc<dyn Records>,
+    pub files: Arc<dyn Files>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGen>,
     /// Checks bearer tokens locally; `None` in Lambda, where the authorizer has checked them.
@@ -34,7 +37,7 @@ pub struct AppState {
 
 /// Every route of every group: what the local stack serves.
 pub fn router(state: AppState) -> Router {
-    router_for(&[routes::Group::Teams], state)
+    router_for(&[routes::Group::Teams, routes::Group::Transcripts], state)
 }
 
 /// The routes of some groups (one Lambda function serves one group), each behind its gate,

@@ -14,13 +14,15 @@ use recap_domain::ids::TeamId;
 use recap_domain::roles::Permission;
 
 use crate::auth::Authed;
-use crate::{ApiError, AppState, me, roles, teams, users};
+use crate::{ApiError, AppState, me, roles, teams, transcripts, users};
 
 /// The Lambda function that serves a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Group {
     /// `functions/api-teams`: teams, members, roles, users, tenant settings, `/me`.
     Teams,
+    /// `functions/api-transcripts`: transcripts and transcript types.
+    Transcripts,
 }
 
 pub struct RouteSpec {
@@ -42,6 +44,11 @@ const fn in_team(p: Permission) -> Need {
     Need::Permission(p, Scope::Team)
 }
 
+/// For resources that may belong to a team: the handler checks the resource's team.
+const fn anywhere(p: Permission) -> Need {
+    Need::Permission(p, Scope::Anywhere)
+}
+
 /// Every route. Add a route here (and nowhere else) to serve it.
 pub fn table() -> Vec<RouteSpec> {
     use Permission::*;
@@ -53,6 +60,10 @@ pub fn table() -> Vec<RouteSpec> {
         group: Group::Teams,
         example,
         handler,
+    };
+    let tr = |method, path, need, example, handler| RouteSpec {
+        group: Group::Transcripts,
+        ..r(method, path, need, example, handler)
     };
     vec![
         r(Method::GET, "/me", Need::Caller, None, || get(me::me)),
@@ -161,6 +172,80 @@ pub fn table() -> Vec<RouteSpec> {
             in_team(TeamsManage),
             None,
             || delete(teams::remove_member),
+        ),
+        tr(
+            Method::GET,
+            "/transcripts",
+            anywhere(TranscriptsRead),
+            None,
+            || get(transcripts::list),
+        ),
+        tr(
+            Method::POST,
+            "/transcripts",
+            anywhere(TranscriptsWrite),
+            Some(
+                r#"{"title":"Weekly sync","type":"meeting","content":"Ada: Shall we start?\nGrace: Yes."}"#,
+            ),
+            || post(transcripts::create),
+        ),
+        tr(
+            Method::GET,
+            "/transcripts/{transcript_id}",
+            anywhere(TranscriptsRead),
+            None,
+            || get(transcripts::get_one),
+        ),
+        tr(
+            Method::PATCH,
+            "/transcripts/{transcript_id}",
+            anywhere(TranscriptsWrite),
+            Some(r#"{"title":"Renamed"}"#),
+            || patch(transcripts::update),
+        ),
+        tr(
+            Method::DELETE,
+            "/transcripts/{transcript_id}",
+            anywhere(TranscriptsWrite),
+            None,
+            || delete(transcripts::delete),
+        ),
+        tr(
+            Method::GET,
+            "/transcript-types",
+            anywhere(TranscriptsRead),
+            None,
+            || get(transcripts::list_types),
+        ),
+        tr(
+            Method::POST,
+            "/transcript-types",
+            perm(TranscriptsWrite),
+            Some(
+                r#"{"type":"support","sub_type":"escalation","instructions":"A support escalation.","extra_schema":{"type":"object","properties":{"ticket":{"type":"string"}}}}"#,
+            ),
+            || post(transcripts::create_type),
+        ),
+        tr(
+            Method::GET,
+            "/transcript-types/{type}/{sub_type}",
+            anywhere(TranscriptsRead),
+            None,
+            || get(transcripts::get_type),
+        ),
+        tr(
+            Method::PATCH,
+            "/transcript-types/{type}/{sub_type}",
+            perm(TranscriptsWrite),
+            Some(r#"{"instructions":"Changed."}"#),
+            || patch(transcripts::update_type),
+        ),
+        tr(
+            Method::DELETE,
+            "/transcript-types/{type}/{sub_type}",
+            perm(TranscriptsWrite),
+            None,
+            || delete(transcripts::delete_type),
         ),
     ]
 }

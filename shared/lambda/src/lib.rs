@@ -43,3 +43,36 @@ pub async fn serve(router: axum::Router) -> Result<(), Error> {
         .service(router);
     lambda_http::run(app).await
 }
+
+/// Serves an event function (S3 notifications, schedules): each invocation's JSON payload goes
+/// to `handler`. An error fails the invocation, so Lambda retries it (and, after its retries,
+/// sends it to the function's failure destination); never `Ok` for an event that failed.
+pub async fn serve_events<F, Fut>(handler: F) -> Result<(), Error>
+where
+    F: Fn(serde_json::Value) -> Fut,
+    Fut: std::future::Future<Output = Result<(), recap_domain::Error>>,
+{
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(
+        |event: lambda_http::LambdaEvent<serde_json::Value>| {
+            let done = handler(event.payload);
+            async move { done.await.map_err(Error::from) }
+        },
+    ))
+    .await
+}
+
+/// The whole of an API function: the state over DynamoDB and S3 (from `RECAP_TABLE` and
+/// `RECAP_BUCKET`), the routes of `groups`, served until the runtime stops.
+pub async fn serve_routes(groups: &[recap_http::routes::Group]) -> Result<(), Error> {
+    use std::sync::Arc;
+    recap_http::telemetry::init();
+    let aws = recap_aws::AwsConfig::from_env().await;
+    let state = recap_http::AppState {
+        records: Arc::new(recap_aws::DynamoRecords::new(aws.dynamodb(), &aws.table)),
+        files: Arc::new(recap_aws::S3Files::new(aws.s3(), &aws.bucket)),
+        clock: Arc::new(recap_domain::clock::SystemClock),
+        ids: Arc::new(recap_domain::clock::SystemIds),
+        tokens: None,
+    };
+    serve(recap_http::router_for(groups, state)).await
+}

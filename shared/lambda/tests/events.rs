@@ -16,6 +16,7 @@ fn app(dir: &tempfile::TempDir) -> axum::Router {
         &[Group::Teams],
         AppState {
             records: Arc::new(store.records()),
+            files: Arc::new(store.files("http://127.0.0.1:9")),
             clock: Arc::new(SystemClock),
             ids: Arc::new(SystemIds),
             tokens: None,
