@@ -147,6 +147,9 @@ impl Server {
         recap_domain::transcript_types::seed(state.records.as_ref())
             .await
             .context("seeding the catalog")?;
+        recap_domain::catalog::seed(state.records.as_ref(), state.clock.as_ref())
+            .await
+            .context("seeding the catalog")?;
         // The presigned URLs' server: its puts announce uploads like the handlers' own.
         let app = recap_http::router(state.clone())
             .merge(files_router(announcing_files(&store, url.clone())));

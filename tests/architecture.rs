@@ -63,7 +63,13 @@ fn the_http_layer_knows_ports_not_adapters() {
 
 #[test]
 fn functions_link_the_aws_adapters_and_no_local_stack() {
-    for function in ["api-teams", "api-transcripts", "on-upload"] {
+    for function in [
+        "api-teams",
+        "api-transcripts",
+        "api-billing",
+        "api-catalog",
+        "on-upload",
+    ] {
         let deps = normal_deps(function);
         assert!(
             deps.iter().any(|d| d == "lambda_http") && deps.iter().any(|d| d == "recap-aws"),

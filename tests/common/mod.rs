@@ -78,6 +78,9 @@ impl Stack {
         recap_domain::transcript_types::seed(s.state.records.as_ref())
             .await
             .unwrap();
+        recap_domain::catalog::seed(s.state.records.as_ref(), s.state.clock.as_ref())
+            .await
+            .unwrap();
         s
     }
 
@@ -114,6 +117,7 @@ impl Stack {
     }
 
     /// Sends a request as `who`; answers the status and the JSON body (`Null` when empty).
+    /// A POST carries a fresh `Idempotency-Key`.
     pub async fn call(
         &self,
         who: &Who,
@@ -121,10 +125,30 @@ impl Stack {
         path: &str,
         body: Option<&str>,
     ) -> (StatusCode, Value) {
+        let key = uuid::Uuid::new_v4().to_string();
+        let headers: &[(&str, &str)] = if method == Method::POST {
+            &[("idempotency-key", &key)]
+        } else {
+            &[]
+        };
+        self.call_with(who, method, path, body, headers).await
+    }
+
+    pub async fn call_with(
+        &self,
+        who: &Who,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
         let mut req = Request::builder()
             .method(method)
             .uri(path)
             .header("authorization", format!("Bearer {}", who.token));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
         if body.is_some() {
             req = req.header("content-type", "application/json");
         }

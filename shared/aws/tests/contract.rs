@@ -36,8 +36,25 @@ fn name(prefix: &str) -> String {
 
 #[async_trait]
 impl Backend for Emulator {
+    /// moto serves DynamoDB one request at a time (scripts/moto-serve.py), about 18 ms each
+    /// here; with a thousand, or sixty, requests waiting, new connections time out (the SDK
+    /// gives up connecting after 3.1 s). Eight in flight still race every condition, and the
+    /// thousand reservations take about a minute.
+    fn max_in_flight(&self) -> usize {
+        8
+    }
+
     async fn records(&self) -> Arc<dyn Records> {
-        let client = self.config.dynamodb();
+        // Requests wait their turn in moto (one DynamoDB request at a time): a connection may
+        // wait longer than the SDK's 3.1 s to be accepted, which DynamoDB never makes it do.
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(std::time::Duration::from_secs(60))
+            .build();
+        let client = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&self.config.sdk)
+                .timeout_config(timeouts)
+                .build(),
+        );
         let table = name("recap");
         provision::create_table(&client, &table).await.unwrap();
         Arc::new(DynamoRecords::new(client, table))

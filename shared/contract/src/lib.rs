@@ -12,6 +12,7 @@ use recap_domain::queue::Queue;
 use recap_domain::records::Records;
 
 pub mod files;
+pub mod money;
 pub mod queue;
 pub mod records;
 
@@ -24,6 +25,10 @@ pub trait Backend: Send + Sync {
     /// A fresh queue (FIFO if asked, where the adapter has such queues) and its dead-letter
     /// queue, which takes a message on the receive after `max_receive` receives.
     async fn queue(&self, max_receive: u32, fifo: bool) -> (Arc<dyn Queue>, Arc<dyn Queue>);
+    /// Requests the concurrency cases keep in flight at once.
+    fn max_in_flight(&self) -> usize {
+        1_000
+    }
 }
 
 /// Expands to one test per contract case, each on a fresh backend from `$make().await`.
@@ -49,6 +54,9 @@ macro_rules! contract_tests {
             queue::dead_letter_after_receive_limit,
             queue::send_batch_delivers_all,
             queue::deduplication_id,
+            money::concurrent_reserve_no_overdraft,
+            money::settle_charges_once,
+            money::purchases_are_idempotent,
         );
     };
     (@cases $make:path; $($module:ident :: $case:ident),* $(,)?) => {

@@ -19,6 +19,13 @@
 //! | a tenant's custom roles              | `{t}#ROLES` / `{name}`                      | 1 Query     |
 //! | a tenant's transcripts by status     | gsi2 `{t}#TRANSCRIPTS#{status}` / `{id}`, descending | 1 Query a page |
 //! | a catalog kind                       | `CATALOG#{KIND}` / `{name}`                 | 1 Query     |
+//! | a user's credits                     | `{t}#USER#{u}` / `CREDITS`                  | 1 GetItem   |
+//! | a generation job (its reservation)   | `{t}#JOB#{job}` / `META`                    | 1 GetItem   |
+//! | a ledger entry, by its charge id     | `{t}#LEDGER` / `{charge}`                   | 1 GetItem   |
+//! | a tenant's ledger in a period        | gsi1 `{t}#LEDGER#TIME` / `{time}#{charge}`, between | 1 Query a page |
+//! | a user's ledger in a period          | gsi2 `{t}#USER#{u}#LEDGER` / `{time}#{charge}`, between | 1 Query a page |
+//! | a tenant's billing records, newest first | `{t}#BILLING` / `{id}` (v7), descending | 1 Query a page |
+//! | an idempotency key                   | `{t}#IDEMPOTENCY` / `{key}`                 | 1 GetItem   |
 //! | built-in transcript types            | `CATALOG#TRANSCRIPT_TYPES` / `{type}/{sub_type}` | 1 Query |
 //! | a tenant's transcript types          | `{t}#TRANSCRIPT_TYPES` / `{type}/{sub_type}` | 1 Query    |
 //!
@@ -143,6 +150,34 @@ pub fn transcript_file_prefixes(t: &TenantId, id: &TranscriptId) -> [String; 3] 
 
 pub fn normalized_transcript(t: &TenantId, id: &TranscriptId) -> crate::Result<FileKey> {
     tenant_file(t, &format!("transcripts/{id}/normalized.json"))
+}
+
+pub fn credits(t: &TenantId, u: &UserId) -> Key {
+    Key::new(user_pk(t, u), "CREDITS")
+}
+
+pub fn job(t: &TenantId, job: &crate::ids::JobId) -> Key {
+    Key::new(format!("{t}#JOB#{job}"), "META")
+}
+
+pub fn ledger_entry(t: &TenantId, charge: &str) -> Key {
+    Key::new(tenant_pk(t, "LEDGER"), charge)
+}
+
+pub fn ledger_by_time_pk(t: &TenantId) -> String {
+    tenant_pk(t, "LEDGER#TIME")
+}
+
+pub fn ledger_by_user_pk(t: &TenantId, u: &UserId) -> String {
+    format!("{}#LEDGER", user_pk(t, u))
+}
+
+pub fn billing_record(t: &TenantId, id: &str) -> Key {
+    Key::new(tenant_pk(t, "BILLING"), id)
+}
+
+pub fn idempotency(t: &TenantId, key: &str) -> Key {
+    Key::new(tenant_pk(t, "IDEMPOTENCY"), key)
 }
 
 pub fn catalog_pk(kind: &str) -> String {

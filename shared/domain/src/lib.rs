@@ -5,11 +5,14 @@
 //! implement with the same semantics; the contract suite (`recap-contract`) proves it.
 
 pub mod access;
+pub mod catalog;
 pub mod clock;
+pub mod credits;
 pub mod error;
 pub mod files;
 pub mod ids;
 pub mod keys;
+pub mod money;
 pub mod queue;
 pub mod records;
 pub mod roles;

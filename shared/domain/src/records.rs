@@ -678,6 +678,11 @@ pub trait Records: Send + Sync {
 }
 
 /// Serializes an entity into an item with its key.
+/// One attribute's value, for an [`Update`].
+pub fn to_value<T: Serialize>(v: &T) -> Result<Value> {
+    serde_json::to_value(v).map_err(|e| Error::unexpected("encoding an attribute", e))
+}
+
 pub fn to_item<T: Serialize>(key: &Key, entity: &T) -> Result<Item> {
     let v =
         serde_json::to_value(entity).map_err(|e| Error::unexpected("serializing an item", e))?;

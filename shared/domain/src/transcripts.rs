@@ -22,7 +22,9 @@ use crate::error::{Conflict, Error, Result};
 use crate::files::{FileKey, Files, Presigned, UploadPolicy};
 use crate::ids::{TeamId, TenantId, TranscriptId, UserId};
 use crate::keys;
-use crate::records::{Condition, Cursor, Index, Item, Query, Records, Update, from_item, to_item};
+use crate::records::{
+    Condition, Cursor, Index, Item, Query, Records, Update, from_item, to_item, to_value,
+};
 use crate::roles::Permission;
 use crate::transcript_types;
 use crate::uploads::{ObjectCreated, compare_sequencers};
@@ -578,13 +580,13 @@ pub async fn update(
             }
             all.insert(id, name);
         }
-        update = update.set("speaker_names", json(&all)?);
+        update = update.set("speaker_names", to_value(&all)?);
     }
     if update.set.is_empty() && update.remove.is_empty() {
         return Ok(tr);
     }
     let update = update
-        .set("updated_at", json(&clock.now())?)
+        .set("updated_at", to_value(&clock.now())?)
         .add("version", 1);
     match records
         .update(
@@ -782,7 +784,7 @@ async fn finish(
     outcome: Outcome,
     sequencer: Option<&str>,
 ) -> Result<Ingested> {
-    let now = json(&p.clock.now())?;
+    let now = to_value(&p.clock.now())?;
     let mut update = Update::new().set("updated_at", now).add("version", 1);
     if let Some(s) = sequencer.filter(|s| !s.is_empty()) {
         update = update.set("sequencer", s);
@@ -815,12 +817,12 @@ async fn finish(
                 n.warnings.iter().take(MAX_RECORD_WARNINGS).collect();
             update = set_status_index(update, &tr.tenant, &tr.id, Status::Ready)
                 .remove("failure")
-                .set("format", json(&n.format)?)
+                .set("format", to_value(&n.format)?)
                 .set("duration_ms", n.duration_ms)
                 .set("segment_count", n.segments.len() as u64)
-                .set("speakers", json(&speakers)?)
+                .set("speakers", to_value(&speakers)?)
                 .set("token_estimate", n.token_estimate(TokenizerFamily::OpenAi))
-                .set("warnings", json(&warnings)?)
+                .set("warnings", to_value(&warnings)?)
                 .set("warning_count", n.warnings.len() as u64);
             if tr.language.is_none()
                 && let Some(l) = &n.language
@@ -842,10 +844,6 @@ async fn finish(
         )
         .await?;
     Ok(result)
-}
-
-fn json<T: Serialize>(v: &T) -> Result<Value> {
-    serde_json::to_value(v).map_err(|e| Error::unexpected("encoding a field", e))
 }
 
 /// The upload trigger's entry point: every created object of an S3 event notification,

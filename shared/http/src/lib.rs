@@ -4,6 +4,8 @@
 
 pub mod api;
 pub mod auth;
+mod billing;
+mod catalog;
 pub mod health;
 mod me;
 pub mod problem;
@@ -37,7 +39,8 @@ pub struct AppState {
 
 /// Every route of every group: what the local stack serves.
 pub fn router(state: AppState) -> Router {
-    router_for(&[routes::Group::Teams, routes::Group::Transcripts], state)
+    use routes::Group::*;
+    router_for(&[Teams, Transcripts, Billing, Catalog], state)
 }
 
 /// The routes of some groups (one Lambda function serves one group), each behind its gate,

@@ -14,15 +14,28 @@ use recap_domain::ids::TeamId;
 use recap_domain::roles::Permission;
 
 use crate::auth::Authed;
-use crate::{ApiError, AppState, me, roles, teams, transcripts, users};
+use crate::{ApiError, AppState, billing, catalog, me, roles, teams, transcripts, users};
 
 /// The Lambda function that serves a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Group {
     /// `functions/api-teams`: teams, members, roles, users, tenant settings, `/me`.
     Teams,
-    /// `functions/api-transcripts`: transcripts and transcript types.
+    /// `functions/api-transcripts`: transcripts, transcript types, quotes.
     Transcripts,
+    /// `functions/api-billing`: credits, purchases, billing records, usage.
+    Billing,
+    /// `functions/api-catalog`: providers and models with their prices.
+    Catalog,
+}
+
+/// Whose data a route touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Data {
+    /// The caller's tenant's: another tenant's ids are not found.
+    Tenant,
+    /// The global catalog, the same for every tenant.
+    Catalog,
 }
 
 pub struct RouteSpec {
@@ -31,7 +44,9 @@ pub struct RouteSpec {
     pub path: &'static str,
     pub need: Need,
     pub group: Group,
-    /// A valid request body, for the docs and the generated tests.
+    pub data: Data,
+    /// A valid request body, for the docs and the generated tests. `<user_id>` and the like
+    /// stand for ids of the caller's tenant, which the tests fill in.
     pub example: Option<&'static str>,
     pub handler: fn() -> MethodRouter<AppState>,
 }
@@ -58,11 +73,21 @@ pub fn table() -> Vec<RouteSpec> {
         path,
         need,
         group: Group::Teams,
+        data: Data::Tenant,
         example,
         handler,
     };
     let tr = |method, path, need, example, handler| RouteSpec {
         group: Group::Transcripts,
+        ..r(method, path, need, example, handler)
+    };
+    let bill = |method, path, need, example, handler| RouteSpec {
+        group: Group::Billing,
+        ..r(method, path, need, example, handler)
+    };
+    let cat = |method, path, need, example, handler| RouteSpec {
+        group: Group::Catalog,
+        data: Data::Catalog,
         ..r(method, path, need, example, handler)
     };
     vec![
@@ -246,6 +271,63 @@ pub fn table() -> Vec<RouteSpec> {
             perm(TranscriptsWrite),
             None,
             || delete(transcripts::delete_type),
+        ),
+        tr(
+            Method::GET,
+            "/transcripts/{transcript_id}/outputs/quote",
+            anywhere(TranscriptsRead),
+            None,
+            || get(transcripts::quote),
+        ),
+        bill(Method::GET, "/credits", Need::Caller, None, || {
+            get(billing::my_credits)
+        }),
+        bill(
+            Method::POST,
+            "/credits/purchases",
+            perm(BillingManage),
+            Some(r#"{"user_id":"<user_id>","credits":100,"amount_micro_usd":1000000}"#),
+            || post(billing::purchase),
+        ),
+        bill(
+            Method::GET,
+            "/billing-records",
+            perm(BillingRead),
+            None,
+            || get(billing::billing_records),
+        ),
+        // Everyone sees their own usage; billing:read sees the tenant's (checked inside).
+        bill(Method::GET, "/usage", Need::Caller, None, || {
+            get(billing::usage)
+        }),
+        cat(Method::GET, "/providers", Need::Caller, None, || {
+            get(catalog::providers)
+        }),
+        cat(Method::GET, "/models", Need::Caller, None, || {
+            get(catalog::models)
+        }),
+        cat(
+            Method::GET,
+            "/models/{provider}/{model}",
+            Need::Caller,
+            None,
+            || get(catalog::model),
+        ),
+        cat(
+            Method::POST,
+            "/models",
+            Need::PlatformAdmin,
+            Some(
+                r#"{"provider":"self_hosted","model":"qwen-2.5-7b","context_window":32768,"max_output_tokens":4096,"price":{"uncached_input":100000,"cache_read":0,"cache_write":0,"output":200000,"reasoning":200000}}"#,
+            ),
+            || post(catalog::create_model),
+        ),
+        cat(
+            Method::PATCH,
+            "/models/{provider}/{model}",
+            Need::PlatformAdmin,
+            Some(r#"{"display_name":"Renamed"}"#),
+            || patch(catalog::update_model),
         ),
     ]
 }

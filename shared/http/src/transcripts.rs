@@ -185,3 +185,56 @@ pub(crate) async fn delete_type(
     transcript_types::delete(s.records.as_ref(), &a.caller.tenant, &kind, &sub).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QuoteParams {
+    /// Comma-separated: `one_pager,slides`; all of them when left out.
+    output_types: Option<String>,
+    /// `provider/model`; the offline provider when left out.
+    model: Option<String>,
+}
+
+/// What generating outputs of a transcript would reserve, without reserving.
+pub(crate) async fn quote(
+    State(s): State<AppState>,
+    Allowed(a): Allowed,
+    Path(id): Path<String>,
+    QueryParams(q): QueryParams<QuoteParams>,
+) -> Result<Json<recap_domain::credits::Quote>, ApiError> {
+    let id = path_id(TranscriptId::parse, &id, "transcript")?;
+    let t = transcripts::get_for(s.records.as_ref(), &a, &id, Permission::TranscriptsRead).await?;
+    if t.status != Status::Ready {
+        return Err(Error::Conflict(recap_domain::Conflict::State(format!(
+            "the transcript is {}; quotes need a ready transcript",
+            t.status.as_str()
+        )))
+        .into());
+    }
+    let model = q.model.unwrap_or_else(|| "offline/extractive".into());
+    let (provider, model) = model
+        .split_once('/')
+        .ok_or_else(|| Error::validation("model", "must be provider/model"))?;
+    let output_types: Vec<String> = q
+        .output_types
+        .as_deref()
+        .unwrap_or("one_pager,slides,bytes,anchors")
+        .split(',')
+        .map(|o| o.trim().to_string())
+        .filter(|o| !o.is_empty())
+        .collect();
+    let quote = recap_domain::credits::quote(
+        s.records.as_ref(),
+        &recap_domain::credits::QuoteRequest {
+            tenant: a.caller.tenant,
+            user: a.caller.user,
+            transcript_tokens: t.token_estimate.unwrap_or_default(),
+            output_types,
+            provider: provider.to_string(),
+            model: model.to_string(),
+            rate: recap_domain::money::DEFAULT_RATE,
+        },
+    )
+    .await?;
+    Ok(Json(quote))
+}

@@ -1,0 +1,7 @@
+//! Lambda `api-billing`: credits, purchases, billing records and usage, behind API Gateway's
+//! JWT authorizer. Needs `RECAP_TABLE` and `RECAP_BUCKET`.
+
+#[tokio::main]
+async fn main() -> Result<(), recap_lambda::Error> {
+    recap_lambda::serve_routes(&[recap_http::routes::Group::Billing]).await
+}

@@ -1,0 +1,7 @@
+//! Lambda `api-catalog`: providers and models with their prices (platform admins change them), behind API Gateway's
+//! JWT authorizer. Needs `RECAP_TABLE` and `RECAP_BUCKET`.
+
+#[tokio::main]
+async fn main() -> Result<(), recap_lambda::Error> {
+    recap_lambda::serve_routes(&[recap_http::routes::Group::Catalog]).await
+}

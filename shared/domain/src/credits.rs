@@ -1,0 +1,686 @@
+//! Credits: reserve, settle, release; purchases; the ledger and usage.
+//!
+//! A user's balance is one item (`available`, `reserved`, `used`, whole credits). Every change
+//! is one conditional transaction with the record that explains it, so a balance can never go
+//! negative and a charge can never happen twice:
+//!
+//! - **reserve** puts the job (condition: new) and moves the estimate from `available` to
+//!   `reserved` (condition: `available ≥ estimate`). 2 writes, 1 round trip.
+//! - **settle** puts the ledger entry under the charge's deterministic id (condition: new), marks
+//!   the job settled (condition: still `reserved`) and moves the reservation to `used`, giving
+//!   back what was not spent (condition: `reserved ≥ reservation`). 1 GetItem + 3 writes in
+//!   1 transaction; a replay finds the entry and charges nothing.
+//! - **release** (failure, or an expired lease) gives the reservation back, once.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::clock::{Clock, IdGen, Timestamp};
+use crate::error::{Conflict, Error, Result};
+use crate::ids::{JobId, TeamId, TenantId, TranscriptId, UserId};
+use crate::keys;
+use crate::money::{self, CreditRate, Credits, MicroUsd, PriceSheet, Usage};
+use crate::records::{
+    Condition, Index, Query, Records, SortKey, Update, Write, from_item, to_item, to_value,
+};
+
+/// How long a reservation holds before reconciliation may release it.
+pub const LEASE: Duration = Duration::from_secs(30 * 60);
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Balance {
+    #[serde(default)]
+    pub available: Credits,
+    #[serde(default)]
+    pub reserved: Credits,
+    #[serde(default)]
+    pub used: Credits,
+}
+
+pub async fn balance(records: &dyn Records, t: &TenantId, u: &UserId) -> Result<Balance> {
+    match records.get(&keys::credits(t, u)).await? {
+        Some(item) => from_item(item),
+        None => Ok(Balance::default()),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Reserved,
+    Settled,
+    Released,
+}
+
+/// A generation job as money sees it: what was reserved, at which price.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: JobId,
+    pub tenant: TenantId,
+    pub user: UserId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<TeamId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<TranscriptId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_type: Option<String>,
+    pub provider: String,
+    pub model: String,
+    pub price_version: u32,
+    pub price: PriceSheet,
+    pub estimate: Usage,
+    pub reserved_credits: Credits,
+    pub rate: CreditRate,
+    pub status: JobStatus,
+    pub lease_until: Timestamp,
+    pub created_at: Timestamp,
+}
+
+/// What a reservation is for.
+#[derive(Debug, Clone)]
+pub struct ReserveRequest {
+    /// Deterministic: a retried request names the same job and reserves once.
+    pub job: JobId,
+    pub tenant: TenantId,
+    pub user: UserId,
+    pub team: Option<TeamId>,
+    pub transcript: Option<TranscriptId>,
+    pub output_type: Option<String>,
+    pub provider: String,
+    pub model: String,
+    /// Input tokens, counted.
+    pub input_tokens: u64,
+    /// Output tokens allowed; capped at the model's maximum.
+    pub max_output_tokens: u64,
+    pub rate: CreditRate,
+}
+
+/// The estimate of a call: counted input plus the output it may write, at the model's price.
+pub fn estimate(
+    price: &PriceSheet,
+    input_tokens: u64,
+    max_output_tokens: u64,
+    rate: CreditRate,
+) -> (Usage, MicroUsd, Credits) {
+    let usage = Usage {
+        uncached_input: input_tokens,
+        output: max_output_tokens,
+        ..Usage::default()
+    };
+    let cost = money::cost(&usage, price);
+    (usage, cost, rate.credits(cost))
+}
+
+fn job_item(job: &Job) -> Result<crate::records::Item> {
+    let mut item = to_item(&keys::job(&job.tenant, &job.id), job)?;
+    item.insert("entity".into(), "job".into());
+    Ok(item)
+}
+
+pub async fn job(records: &dyn Records, t: &TenantId, id: &JobId) -> Result<Job> {
+    match records.get(&keys::job(t, id)).await? {
+        Some(item) => from_item(item),
+        None => Err(Error::not_found("job")),
+    }
+}
+
+/// Reserves a call's estimate. Not enough credits: `InsufficientCredits` with the shortfall.
+/// Reserving the same job twice reserves once and answers the job.
+#[tracing::instrument(skip_all, fields(tenant = %r.tenant))]
+pub async fn reserve(records: &dyn Records, clock: &dyn Clock, r: ReserveRequest) -> Result<Job> {
+    let (model, price) = crate::catalog::usable(records, &r.provider, &r.model).await?;
+    let max_out = r.max_output_tokens.min(model.max_output_tokens);
+    if r.input_tokens.saturating_add(max_out) > model.context_window {
+        return Err(Error::validation(
+            "model",
+            format!(
+                "{} input tokens and {max_out} output tokens do not fit {}/{}'s window of {}",
+                r.input_tokens, r.provider, r.model, model.context_window
+            ),
+        ));
+    }
+    let (usage, _, credits) = estimate(&price, r.input_tokens, max_out, r.rate);
+    let now = clock.now();
+    let job = Job {
+        id: r.job,
+        tenant: r.tenant,
+        user: r.user,
+        team: r.team,
+        transcript: r.transcript,
+        output_type: r.output_type,
+        provider: r.provider,
+        model: r.model,
+        price_version: model.price_version,
+        price,
+        estimate: usage,
+        reserved_credits: credits,
+        rate: r.rate,
+        status: JobStatus::Reserved,
+        lease_until: now.plus(LEASE),
+        created_at: now,
+    };
+    let mut writes = vec![Write::put(job_item(&job)?).when(Condition::NotExists)];
+    if credits > 0 {
+        writes.push(
+            Write::update(
+                keys::credits(&job.tenant, &job.user),
+                Update::new()
+                    .add("available", -as_i64(credits)?)
+                    .add("reserved", as_i64(credits)?),
+            )
+            .when(Condition::at_least("available", as_i64(credits)?)),
+        );
+    }
+    match records.transact(writes).await {
+        Ok(()) => Ok(job),
+        Err(e) if e.failed_write() == Some(0) => self::job(records, &job.tenant, &job.id).await,
+        Err(e) if e.failed_write() == Some(1) => {
+            let b = balance(records, &job.tenant, &job.user).await?;
+            Err(Error::InsufficientCredits {
+                needed: credits,
+                available: b.available,
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn as_i64(n: u64) -> Result<i64> {
+    i64::try_from(n).map_err(|_| Error::validation("credits", "is too large"))
+}
+
+/// One model call's charge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// Deterministic: `{job}` for a job's (one) call.
+    pub id: String,
+    pub tenant: TenantId,
+    pub user: UserId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<TeamId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<TranscriptId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_type: Option<String>,
+    pub job: JobId,
+    pub attempt: u32,
+    pub provider: String,
+    pub model: String,
+    pub price_version: u32,
+    pub usage: Usage,
+    pub cost_micro_usd: MicroUsd,
+    pub credits_charged: Credits,
+    /// Credits the actual usage cost beyond the reservation, which is all that is charged.
+    #[serde(default)]
+    pub credits_uncovered: Credits,
+    pub at: Timestamp,
+}
+
+/// Settles a reserved job to its actual usage: one ledger entry, the unused part returned.
+/// A replay (duplicate delivery, retry after a crash) answers the first entry and charges
+/// nothing.
+#[tracing::instrument(skip_all, fields(tenant = %t))]
+pub async fn settle(
+    records: &dyn Records,
+    clock: &dyn Clock,
+    t: &TenantId,
+    id: &JobId,
+    usage: Usage,
+    attempt: u32,
+) -> Result<LedgerEntry> {
+    let job = self::job(records, t, id).await?;
+    let charge = job.id.to_string();
+    if job.status != JobStatus::Reserved {
+        return settled_entry(records, &job, &charge).await;
+    }
+    let cost = money::cost(&usage, &job.price);
+    let due = job.rate.credits(cost);
+    let charged = due.min(job.reserved_credits);
+    let now = clock.now();
+    let entry = LedgerEntry {
+        id: charge.clone(),
+        tenant: job.tenant,
+        user: job.user,
+        team: job.team,
+        transcript: job.transcript,
+        output_type: job.output_type.clone(),
+        job: job.id,
+        attempt,
+        provider: job.provider.clone(),
+        model: job.model.clone(),
+        price_version: job.price_version,
+        usage,
+        cost_micro_usd: cost,
+        credits_charged: charged,
+        credits_uncovered: due - charged,
+        at: now,
+    };
+    let mut item = to_item(&keys::ledger_entry(t, &charge), &entry)?;
+    let sk = format!("{}#{charge}", now);
+    item.insert("entity".into(), "ledger".into());
+    item.insert("gsi1pk".into(), keys::ledger_by_time_pk(t).into());
+    item.insert("gsi1sk".into(), sk.clone().into());
+    item.insert(
+        "gsi2pk".into(),
+        keys::ledger_by_user_pk(t, &job.user).into(),
+    );
+    item.insert("gsi2sk".into(), sk.into());
+    let mut writes = vec![
+        Write::put(item).when(Condition::NotExists),
+        Write::update(
+            keys::job(t, &job.id),
+            Update::new().set("status", "settled"),
+        )
+        .when(Condition::equals("status", "reserved")),
+    ];
+    if job.reserved_credits > 0 {
+        let r = as_i64(job.reserved_credits)?;
+        writes.push(
+            Write::update(
+                keys::credits(t, &job.user),
+                Update::new()
+                    .add("reserved", -r)
+                    .add("used", as_i64(charged)?)
+                    .add("available", as_i64(job.reserved_credits - charged)?),
+            )
+            .when(Condition::at_least("reserved", r)),
+        );
+    }
+    match records.transact(writes).await {
+        Ok(()) => Ok(entry),
+        Err(e) if matches!(e.failed_write(), Some(0 | 1)) => {
+            let job = self::job(records, t, id).await?;
+            settled_entry(records, &job, &charge).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn settled_entry(records: &dyn Records, job: &Job, charge: &str) -> Result<LedgerEntry> {
+    match job.status {
+        JobStatus::Released => Err(Conflict::State(
+            "the job's reservation was released; it cannot be charged".into(),
+        )
+        .into()),
+        _ => match records
+            .get(&keys::ledger_entry(&job.tenant, charge))
+            .await?
+        {
+            Some(item) => from_item(item),
+            None => Err(Conflict::TransactionConflict.into()),
+        },
+    }
+}
+
+/// Gives a reservation back (the job failed, or its lease ran out). Once: a second release,
+/// or a release after settlement, does nothing and answers `false`.
+#[tracing::instrument(skip_all, fields(tenant = %t))]
+pub async fn release(records: &dyn Records, t: &TenantId, id: &JobId) -> Result<bool> {
+    let job = self::job(records, t, id).await?;
+    if job.status != JobStatus::Reserved {
+        return Ok(false);
+    }
+    let mut writes = vec![
+        Write::update(keys::job(t, id), Update::new().set("status", "released"))
+            .when(Condition::equals("status", "reserved")),
+    ];
+    if job.reserved_credits > 0 {
+        let r = as_i64(job.reserved_credits)?;
+        writes.push(
+            Write::update(
+                keys::credits(t, &job.user),
+                Update::new().add("reserved", -r).add("available", r),
+            )
+            .when(Condition::at_least("reserved", r)),
+        );
+    }
+    match records.transact(writes).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.failed_write() == Some(0) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// A billing record: a purchase, renewal, overage charge, refund or adjustment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingRecord {
+    pub id: String,
+    pub tenant: TenantId,
+    pub user: UserId,
+    pub kind: String,
+    /// Signed: a refund or a negative adjustment takes credits away.
+    pub credits: i64,
+    pub amount_micro_usd: i64,
+    pub by: UserId,
+    pub at: Timestamp,
+}
+
+/// `POST /credits/purchases`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Purchase {
+    pub user_id: String,
+    pub credits: u64,
+    pub amount_micro_usd: u64,
+}
+
+/// The answer to an idempotent request, kept with its key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Remembered {
+    request: String,
+    response: Value,
+    expires_at_s: i64,
+}
+
+/// How long an idempotency key is remembered.
+pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+
+fn check_idempotency_key(key: &str) -> Result<()> {
+    let ok = (1..=255).contains(&key.len()) && key.chars().all(|c| c.is_ascii_graphic());
+    if !ok {
+        return Err(Error::validation(
+            "Idempotency-Key",
+            "must be 1-255 visible ASCII characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Adds purchased credits to a user, once per idempotency key: the same key with the same
+/// body answers the first record again; with another body it is a conflict.
+#[tracing::instrument(skip_all, fields(tenant = %t))]
+pub async fn purchase(
+    records: &dyn Records,
+    clock: &dyn Clock,
+    ids: &dyn IdGen,
+    t: &TenantId,
+    by: &UserId,
+    idempotency_key: Option<&str>,
+    p: Purchase,
+) -> Result<BillingRecord> {
+    let key = idempotency_key.ok_or_else(|| {
+        Error::validation(
+            "Idempotency-Key",
+            "is required: send a unique key per purchase, and the same key to retry it",
+        )
+    })?;
+    check_idempotency_key(key)?;
+    let request = serde_json::to_string(&p).map_err(|e| Error::unexpected("encoding", e))?;
+    if let Some(seen) = remembered(records, t, key).await? {
+        return replay(seen, &request);
+    }
+    let user =
+        UserId::parse(&p.user_id).map_err(|_| Error::validation("user_id", "is not a user id"))?;
+    crate::users::get(records, t, &user)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound { .. } => Error::validation("user_id", "no such user in this tenant"),
+            e => e,
+        })?;
+    if p.credits == 0 {
+        return Err(Error::validation("credits", "must be at least 1"));
+    }
+    let now = clock.now();
+    let record = BillingRecord {
+        id: ids.new_id().to_string(),
+        tenant: *t,
+        user,
+        kind: "purchase".into(),
+        credits: as_i64(p.credits)?,
+        amount_micro_usd: as_i64(p.amount_micro_usd)?,
+        by: *by,
+        at: now,
+    };
+    let remember = Remembered {
+        request: request.clone(),
+        response: to_value(&record)?,
+        expires_at_s: now.plus(IDEMPOTENCY_WINDOW).seconds(),
+    };
+    let mut billing = to_item(&keys::billing_record(t, &record.id), &record)?;
+    billing.insert("entity".into(), "billing_record".into());
+    let writes = vec![
+        Write::put(to_item(&keys::idempotency(t, key), &remember)?).when(Condition::NotExists),
+        Write::put(billing).when(Condition::NotExists),
+        Write::update(
+            keys::credits(t, &user),
+            Update::new().add("available", record.credits),
+        ),
+    ];
+    match records.transact(writes).await {
+        Ok(()) => Ok(record),
+        // The same key at the same moment: the first one's answer.
+        Err(e) if e.failed_write() == Some(0) => match remembered(records, t, key).await? {
+            Some(seen) => replay(seen, &request),
+            None => Err(e),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+async fn remembered(records: &dyn Records, t: &TenantId, key: &str) -> Result<Option<Remembered>> {
+    records
+        .get(&keys::idempotency(t, key))
+        .await?
+        .map(from_item)
+        .transpose()
+}
+
+fn replay(seen: Remembered, request: &str) -> Result<BillingRecord> {
+    if seen.request != request {
+        return Err(Conflict::State(
+            "this Idempotency-Key was used with another request body".into(),
+        )
+        .into());
+    }
+    serde_json::from_value(seen.response).map_err(|e| Error::unexpected("a remembered answer", e))
+}
+
+pub async fn billing_records(
+    records: &dyn Records,
+    t: &TenantId,
+    limit: u32,
+    cursor: Option<String>,
+) -> Result<(Vec<BillingRecord>, Option<String>)> {
+    let page = records
+        .query(
+            Query::partition(keys::tenant_pk(t, "BILLING"))
+                .descending()
+                .limit(limit)
+                .after(cursor),
+        )
+        .await?;
+    Ok((
+        page.items
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_>>()?,
+        page.next_cursor,
+    ))
+}
+
+/// Totals of the ledger over a period.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UsageReport {
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    pub calls: u64,
+    pub cost_micro_usd: MicroUsd,
+    pub credits: Credits,
+    pub by_day: BTreeMap<String, Totals>,
+    pub by_user: BTreeMap<String, Totals>,
+    pub by_model: BTreeMap<String, Totals>,
+    pub by_output_type: BTreeMap<String, Totals>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub calls: u64,
+    pub cost_micro_usd: MicroUsd,
+    pub credits: Credits,
+}
+
+impl Totals {
+    fn add(&mut self, e: &LedgerEntry) {
+        self.calls += 1;
+        self.cost_micro_usd = self.cost_micro_usd.saturating_add(e.cost_micro_usd);
+        self.credits = self.credits.saturating_add(e.credits_charged);
+    }
+}
+
+/// The ledger of a tenant (or of one user) between two instants, totalled by day (UTC), user,
+/// model and output type.
+pub async fn usage(
+    records: &dyn Records,
+    t: &TenantId,
+    user: Option<&UserId>,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+) -> Result<UsageReport> {
+    let (pk, index) = match user {
+        Some(u) => (keys::ledger_by_user_pk(t, u), Index::Gsi2),
+        None => (keys::ledger_by_time_pk(t), Index::Gsi1),
+    };
+    // Every timestamp starts with a digit: "0" is below them all.
+    let lo = from.map(|f| f.to_string()).unwrap_or_else(|| "0".into());
+    // `~` sorts after every digit: the whole last millisecond is in.
+    let hi = to.map(|t| format!("{t}~")).unwrap_or_else(|| "~".into());
+    let mut report = UsageReport {
+        from,
+        to,
+        ..UsageReport::default()
+    };
+    let mut cursor = None;
+    loop {
+        let page = records
+            .query(
+                Query::partition(pk.clone())
+                    .on(index)
+                    .sk(SortKey::Between(lo.clone(), hi.clone()))
+                    .limit(crate::records::MAX_PAGE)
+                    .after(cursor),
+            )
+            .await?;
+        for item in page.items {
+            let e: LedgerEntry = from_item(item)?;
+            report.calls += 1;
+            report.cost_micro_usd = report.cost_micro_usd.saturating_add(e.cost_micro_usd);
+            report.credits = report.credits.saturating_add(e.credits_charged);
+            let day = e.at.to_string().get(..10).unwrap_or_default().to_string();
+            report.by_day.entry(day).or_default().add(&e);
+            report
+                .by_user
+                .entry(e.user.to_string())
+                .or_default()
+                .add(&e);
+            report
+                .by_model
+                .entry(format!("{}/{}", e.provider, e.model))
+                .or_default()
+                .add(&e);
+            report
+                .by_output_type
+                .entry(e.output_type.clone().unwrap_or_else(|| "none".into()))
+                .or_default()
+                .add(&e);
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(report),
+        }
+    }
+}
+
+/// Prompt tokens an output type adds to the transcript (instructions, schema, framing).
+pub const PROMPT_OVERHEAD_TOKENS: u64 = 1_500;
+
+/// The output an output type may write, at most (the model's own maximum caps it further).
+pub fn output_budget(output_type: &str) -> Option<u64> {
+    match output_type {
+        "one_pager" => Some(2_000),
+        "slides" => Some(4_000),
+        "bytes" => Some(2_000),
+        "anchors" => Some(2_000),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuoteLine {
+    pub output_type: String,
+    pub input_tokens: u64,
+    pub max_output_tokens: u64,
+    pub cost_micro_usd: MicroUsd,
+    pub credits: Credits,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Quote {
+    pub provider: String,
+    pub model: String,
+    pub price_version: u32,
+    pub items: Vec<QuoteLine>,
+    pub total_credits: Credits,
+    pub available: Credits,
+    /// What the caller lacks for all of it; 0 when they can afford it.
+    pub shortfall: Credits,
+}
+
+/// What a quote is for.
+#[derive(Debug, Clone)]
+pub struct QuoteRequest {
+    pub tenant: TenantId,
+    pub user: UserId,
+    pub transcript_tokens: u64,
+    pub output_types: Vec<String>,
+    pub provider: String,
+    pub model: String,
+    pub rate: CreditRate,
+}
+
+/// What generating the output types from a transcript would reserve, per output type, without
+/// reserving anything.
+pub async fn quote(records: &dyn Records, q: &QuoteRequest) -> Result<Quote> {
+    let (t, u, transcript_tokens, output_types, provider, model, rate) = (
+        &q.tenant,
+        &q.user,
+        q.transcript_tokens,
+        &q.output_types,
+        q.provider.as_str(),
+        q.model.as_str(),
+        q.rate,
+    );
+    let (m, price) = crate::catalog::usable(records, provider, model).await?;
+    if output_types.is_empty() {
+        return Err(Error::validation("output_types", "name at least one"));
+    }
+    let mut items = Vec::new();
+    for o in output_types {
+        let budget = output_budget(o).ok_or_else(|| {
+            Error::validation("output_types", format!("{o:?} is not an output type"))
+        })?;
+        let input = transcript_tokens.saturating_add(PROMPT_OVERHEAD_TOKENS);
+        let max_out = budget.min(m.max_output_tokens);
+        let (_, cost, credits) = estimate(&price, input, max_out, rate);
+        items.push(QuoteLine {
+            output_type: o.clone(),
+            input_tokens: input,
+            max_output_tokens: max_out,
+            cost_micro_usd: cost,
+            credits,
+        });
+    }
+    let total_credits = items.iter().map(|i| i.credits).sum();
+    let available = balance(records, t, u).await?.available;
+    Ok(Quote {
+        provider: provider.into(),
+        model: model.into(),
+        price_version: m.price_version,
+        items,
+        total_credits,
+        available,
+        shortfall: total_credits.saturating_sub(available),
+    })
+}
