@@ -80,6 +80,25 @@ pub fn announcing_files(store: &EmbeddedStore, base_url: impl Into<String>) -> E
         })
 }
 
+/// Seeds the global catalog (transcript types, providers and models, tiers); what exists is
+/// left alone.
+pub async fn seed(state: &AppState) -> anyhow::Result<()> {
+    let records = state.records.as_ref();
+    recap_domain::transcript_types::seed(records)
+        .await
+        .context("seeding transcript types")?;
+    recap_domain::catalog::seed(records, state.clock.as_ref())
+        .await
+        .context("seeding providers and models")?;
+    recap_domain::billing::seed(records)
+        .await
+        .context("seeding tiers")?;
+    Ok(())
+}
+
+/// How often `recap serve` reconciles.
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(60);
+
 /// One pass of the local upload trigger: receives waiting upload events (waiting up to `wait`
 /// for one), runs the same handler as the `on-upload` function on each, and deletes those
 /// handled. A failed one comes back after its visibility timeout. Answers how many were
@@ -147,9 +166,7 @@ impl Server {
         recap_domain::transcript_types::seed(state.records.as_ref())
             .await
             .context("seeding the catalog")?;
-        recap_domain::catalog::seed(state.records.as_ref(), state.clock.as_ref())
-            .await
-            .context("seeding the catalog")?;
+        seed(&state).await?;
         // The presigned URLs' server: its puts announce uploads like the handlers' own.
         let app = recap_http::router(state.clone())
             .merge(files_router(announcing_files(&store, url.clone())));
@@ -201,12 +218,25 @@ impl Server {
                 }
             }
         });
+        let records = self.state.records.clone();
+        let clock = self.state.clock.clone();
+        let reconciler = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(RECONCILE_EVERY);
+            loop {
+                tick.tick().await;
+                if let Err(e) = recap_domain::reconcile::run(records.as_ref(), clock.as_ref()).await
+                {
+                    tracing::error!(error = %e, "reconciliation failed; it runs again at the next tick");
+                }
+            }
+        });
         let served = axum::serve(self.listener, self.app)
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving HTTP");
         // An event cut short is received again on the next start (it was not deleted).
         trigger.abort();
+        reconciler.abort();
         served
     }
 }

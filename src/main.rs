@@ -41,6 +41,12 @@ enum Command {
         #[arg(long, default_value = "./.recap")]
         data: PathBuf,
     },
+    /// Reconciles billing once (what `recap serve` does every minute) and prints what it did.
+    Reconcile {
+        /// The data directory of the embedded store (not while `recap serve` has it open).
+        #[arg(long, default_value = "./.recap")]
+        data: PathBuf,
+    },
     /// Reads transcript files (WebVTT, SRT, speaker turns, vendor JSON, YouTube XML).
     Transcript {
         #[command(subcommand)]
@@ -96,6 +102,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut out = std::io::stdout().lock();
             serde_json::to_writer_pretty(&mut out, &transcript)?;
             writeln!(out)?;
+            Ok(())
+        }
+        Command::Reconcile { data } => {
+            let store = recap_embedded::EmbeddedStore::open(&data)?;
+            let records = store.records();
+            let report =
+                recap_domain::reconcile::run(&records, &recap_domain::clock::SystemClock).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
         Command::Token {

@@ -96,6 +96,17 @@ async fn tenant(s: &Stack, t: &str, admin: &str, member: &str, tag: &str) -> Ten
     let transcript = tr["id"].as_str().unwrap().to_string();
     let (_, tr) = s.get(&admin, &format!("/transcripts/{transcript}")).await;
     assert_eq!(tr["status"], "ready", "{tr}");
+    for who in [&admin, &member] {
+        let (st, sub) = s
+            .call(
+                &admin,
+                Method::PUT,
+                &format!("/subscriptions/{}", who.user),
+                Some(r#"{"tier":"free"}"#),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{sub}");
+    }
     Tenant {
         admin,
         member,
@@ -157,6 +168,7 @@ fn ids_of(t: &Tenant) -> BTreeMap<&'static str, String> {
         // The global catalog's, the same for every tenant.
         ("provider", "openai".to_string()),
         ("model", "gpt-4o-mini".to_string()),
+        ("tier", "free".to_string()),
     ])
 }
 
@@ -373,6 +385,7 @@ async fn bfla_roles() {
         ("sub_type", "ghost".to_string()),
         ("provider", "ghost".to_string()),
         ("model", "ghost".to_string()),
+        ("tier", "ghost".to_string()),
     ]);
     for spec in table() {
         let path = fill(&spec, &ghosts);

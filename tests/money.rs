@@ -354,7 +354,7 @@ impl Records for Counting {
 }
 
 #[tokio::test]
-async fn reserve_and_settle_take_two_round_trips_each() {
+async fn reserve_takes_three_round_trips_and_settle_two() {
     let s = Stack::seeded().await;
     let editor = s.who(T, EDITOR);
     s.get(&s.who(T, ADMIN), "/me").await;
@@ -388,8 +388,8 @@ async fn reserve_and_settle_take_two_round_trips_each() {
         .unwrap();
     assert_eq!(
         counting.calls.swap(0, Ordering::SeqCst),
-        2,
-        "reserve: GetItem (model) + TransactWriteItems"
+        3,
+        "reserve: GetItem (model) + GetItem (subscription) + TransactWriteItems"
     );
     credits::settle(
         &counting,

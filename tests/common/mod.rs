@@ -75,12 +75,7 @@ impl Stack {
     /// With the built-in catalog seeded, as `recap serve` starts.
     pub async fn seeded() -> Stack {
         let s = Stack::new();
-        recap_domain::transcript_types::seed(s.state.records.as_ref())
-            .await
-            .unwrap();
-        recap_domain::catalog::seed(s.state.records.as_ref(), s.state.clock.as_ref())
-            .await
-            .unwrap();
+        recap::seed(&s.state).await.unwrap();
         s
     }
 

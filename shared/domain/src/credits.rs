@@ -73,6 +73,9 @@ pub struct Job {
     pub price: PriceSheet,
     pub estimate: Usage,
     pub reserved_credits: Credits,
+    /// The part of the reservation beyond the balance, under the tier's overage policy.
+    #[serde(default)]
+    pub overage_credits: Credits,
     pub rate: CreditRate,
     pub status: JobStatus,
     pub lease_until: Timestamp,
@@ -117,7 +120,19 @@ pub fn estimate(
 fn job_item(job: &Job) -> Result<crate::records::Item> {
     let mut item = to_item(&keys::job(&job.tenant, &job.id), job)?;
     item.insert("entity".into(), "job".into());
+    // While reserved, reconciliation finds it by its lease.
+    let lease = keys::reserved_job(job.lease_until, &job.tenant, &job.id);
+    item.insert("gsi2pk".into(), lease.pk.into());
+    item.insert("gsi2sk".into(), lease.sk.into());
     Ok(item)
+}
+
+/// A reserved job leaves the lease index when it is settled or released.
+fn close_job(status: &str) -> Update {
+    Update::new()
+        .set("status", status)
+        .remove("gsi2pk")
+        .remove("gsi2sk")
 }
 
 pub async fn job(records: &dyn Records, t: &TenantId, id: &JobId) -> Result<Job> {
@@ -132,6 +147,21 @@ pub async fn job(records: &dyn Records, t: &TenantId, id: &JobId) -> Result<Job>
 #[tracing::instrument(skip_all, fields(tenant = %r.tenant))]
 pub async fn reserve(records: &dyn Records, clock: &dyn Clock, r: ReserveRequest) -> Result<Job> {
     let (model, price) = crate::catalog::usable(records, &r.provider, &r.model).await?;
+    let sub = crate::billing::subscription(records, &r.tenant, &r.user)
+        .await?
+        .filter(|s| s.status == crate::billing::SubscriptionStatus::Active);
+    if let Some(s) = &sub
+        && !s.tier.allows(&r.provider, &r.model)
+    {
+        return Err(Error::Forbidden(
+            format!(
+                "the {} tier does not include {}/{}",
+                s.tier.name, r.provider, r.model
+            )
+            .into(),
+        ));
+    }
+    let rate = sub.as_ref().map_or(r.rate, |s| s.tier.credit_rate);
     let max_out = r.max_output_tokens.min(model.max_output_tokens);
     if r.input_tokens.saturating_add(max_out) > model.context_window {
         return Err(Error::validation(
@@ -142,9 +172,9 @@ pub async fn reserve(records: &dyn Records, clock: &dyn Clock, r: ReserveRequest
             ),
         ));
     }
-    let (usage, _, credits) = estimate(&price, r.input_tokens, max_out, r.rate);
+    let (usage, _, credits) = estimate(&price, r.input_tokens, max_out, rate);
     let now = clock.now();
-    let job = Job {
+    let mut job = Job {
         id: r.job,
         tenant: r.tenant,
         user: r.user,
@@ -157,39 +187,93 @@ pub async fn reserve(records: &dyn Records, clock: &dyn Clock, r: ReserveRequest
         price,
         estimate: usage,
         reserved_credits: credits,
-        rate: r.rate,
+        overage_credits: 0,
+        rate,
         status: JobStatus::Reserved,
         lease_until: now.plus(LEASE),
         created_at: now,
     };
-    let mut writes = vec![Write::put(job_item(&job)?).when(Condition::NotExists)];
+    let mut overage_tried = false;
+    loop {
+        match records.transact(reserve_writes(&job, sub.as_ref())?).await {
+            Ok(()) => return Ok(job),
+            Err(e) if e.failed_write() == Some(0) => {
+                return self::job(records, &job.tenant, &job.id).await;
+            }
+            Err(e) if e.failed_write() == Some(1) && credits > 0 => {
+                let b = balance(records, &job.tenant, &job.user).await?;
+                let overage = sub
+                    .as_ref()
+                    .map_or(0, |s| s.overage_remaining.max(0) as u64);
+                let beyond = credits.saturating_sub(b.available);
+                // Once, with what the balance holds and the rest from the tier's overage.
+                if !overage_tried && beyond > 0 && beyond <= overage {
+                    overage_tried = true;
+                    job.overage_credits = beyond;
+                    continue;
+                }
+                return Err(Error::InsufficientCredits {
+                    needed: credits,
+                    available: b.available + overage,
+                });
+            }
+            Err(e) if e.failed_write().is_some() => {
+                let Some(s) = &sub else { return Err(e) };
+                return Err(Error::Forbidden(
+                    format!(
+                        "the {} tier's {} AI calls for this period are used; they renew at {}",
+                        s.tier.name, s.tier.ai_calls_per_period, s.period_end
+                    )
+                    .into(),
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The writes of a reservation: the job (new), the balance (`available` covers the part not
+/// taken from overage), and the subscription's call allowance and overage (when it has one).
+fn reserve_writes(job: &Job, sub: Option<&crate::billing::Subscription>) -> Result<Vec<Write>> {
+    let credits = job.reserved_credits;
+    let from_balance = as_i64(credits - job.overage_credits)?;
+    let mut writes = vec![Write::put(job_item(job)?).when(Condition::NotExists)];
     if credits > 0 {
         writes.push(
             Write::update(
                 keys::credits(&job.tenant, &job.user),
                 Update::new()
-                    .add("available", -as_i64(credits)?)
+                    .add("available", -from_balance)
                     .add("reserved", as_i64(credits)?),
             )
-            .when(Condition::at_least("available", as_i64(credits)?)),
+            .when(Condition::at_least("available", from_balance)),
         );
     }
-    match records.transact(writes).await {
-        Ok(()) => Ok(job),
-        Err(e) if e.failed_write() == Some(0) => self::job(records, &job.tenant, &job.id).await,
-        Err(e) if e.failed_write() == Some(1) => {
-            let b = balance(records, &job.tenant, &job.user).await?;
-            Err(Error::InsufficientCredits {
-                needed: credits,
-                available: b.available,
-            })
+    if let Some(s) = sub {
+        let mut u = Update::new().add("calls_remaining", -1);
+        let mut w = Write::update(keys::subscription(&s.tenant, &s.user), u.clone())
+            .when(Condition::at_least("calls_remaining", 1));
+        if job.overage_credits > 0 {
+            let o = as_i64(job.overage_credits)?;
+            u = u.add("overage_remaining", -o);
+            w = Write::update(keys::subscription(&s.tenant, &s.user), u)
+                .when(Condition::at_least("calls_remaining", 1))
+                .when(Condition::at_least("overage_remaining", o));
         }
-        Err(e) => Err(e),
+        writes.push(w);
     }
+    Ok(writes)
 }
 
 fn as_i64(n: u64) -> Result<i64> {
     i64::try_from(n).map_err(|_| Error::validation("credits", "is too large"))
+}
+
+/// The start of every update that may create a balance: it joins the balance index, where
+/// reconciliation finds it.
+pub(crate) fn balance_update(t: &TenantId, u: &UserId) -> Update {
+    let ix = keys::balance_index(t, u);
+    Update::new().set("gsi1pk", ix.pk).set("gsi1sk", ix.sk)
 }
 
 /// One model call's charge.
@@ -270,12 +354,12 @@ pub async fn settle(
     item.insert("gsi2sk".into(), sk.into());
     let mut writes = vec![
         Write::put(item).when(Condition::NotExists),
-        Write::update(
-            keys::job(t, &job.id),
-            Update::new().set("status", "settled"),
-        )
-        .when(Condition::equals("status", "reserved")),
+        Write::update(keys::job(t, &job.id), close_job("settled"))
+            .when(Condition::equals("status", "reserved")),
     ];
+    // What was not spent goes back: first to the overage it came from, then to the balance.
+    let returned = job.reserved_credits - charged;
+    let to_overage = returned.min(job.overage_credits);
     if job.reserved_credits > 0 {
         let r = as_i64(job.reserved_credits)?;
         writes.push(
@@ -284,10 +368,18 @@ pub async fn settle(
                 Update::new()
                     .add("reserved", -r)
                     .add("used", as_i64(charged)?)
-                    .add("available", as_i64(job.reserved_credits - charged)?),
+                    .add("available", as_i64(returned - to_overage)?),
             )
             .when(Condition::at_least("reserved", r)),
         );
+    }
+    if job.overage_credits > 0 {
+        writes.push(Write::update(
+            keys::subscription(t, &job.user),
+            Update::new()
+                .add("overage_remaining", as_i64(to_overage)?)
+                .add("overage_used", as_i64(job.overage_credits - to_overage)?),
+        ));
     }
     match records.transact(writes).await {
         Ok(()) => Ok(entry),
@@ -324,7 +416,7 @@ pub async fn release(records: &dyn Records, t: &TenantId, id: &JobId) -> Result<
         return Ok(false);
     }
     let mut writes = vec![
-        Write::update(keys::job(t, id), Update::new().set("status", "released"))
+        Write::update(keys::job(t, id), close_job("released"))
             .when(Condition::equals("status", "reserved")),
     ];
     if job.reserved_credits > 0 {
@@ -332,10 +424,19 @@ pub async fn release(records: &dyn Records, t: &TenantId, id: &JobId) -> Result<
         writes.push(
             Write::update(
                 keys::credits(t, &job.user),
-                Update::new().add("reserved", -r).add("available", r),
+                Update::new().add("reserved", -r).add(
+                    "available",
+                    as_i64(job.reserved_credits - job.overage_credits)?,
+                ),
             )
             .when(Condition::at_least("reserved", r)),
         );
+    }
+    if job.overage_credits > 0 {
+        writes.push(Write::update(
+            keys::subscription(t, &job.user),
+            Update::new().add("overage_remaining", as_i64(job.overage_credits)?),
+        ));
     }
     match records.transact(writes).await {
         Ok(()) => Ok(true),
@@ -446,7 +547,7 @@ pub async fn purchase(
         Write::put(billing).when(Condition::NotExists),
         Write::update(
             keys::credits(t, &user),
-            Update::new().add("available", record.credits),
+            balance_update(t, &user).add("available", record.credits),
         ),
     ];
     match records.transact(writes).await {

@@ -26,6 +26,15 @@
 //! | a user's ledger in a period          | gsi2 `{t}#USER#{u}#LEDGER` / `{time}#{charge}`, between | 1 Query a page |
 //! | a tenant's billing records, newest first | `{t}#BILLING` / `{id}` (v7), descending | 1 Query a page |
 //! | an idempotency key                   | `{t}#IDEMPOTENCY` / `{key}`                 | 1 GetItem   |
+//! | a user's subscription                | `{t}#USER#{u}` / `SUBSCRIPTION`             | 1 GetItem   |
+//! | a tier                               | `CATALOG#TIERS` / `{id}`                    | 1 GetItem   |
+//! | reconciliation: periods that ended   | gsi1 `SYSTEM#SUBSCRIPTIONS_DUE` / `{period end}#{t}#{u}`, up to now | 1 Query a page |
+//! | reconciliation: leases that ran out  | gsi2 `SYSTEM#RESERVED_JOBS` / `{lease end}#{t}#{job}`, up to now | 1 Query a page |
+//! | reconciliation: every balance        | gsi1 `SYSTEM#BALANCES` / `{t}#{u}`          | 1 Query a page |
+//!
+//! The `SYSTEM#` index partitions are the only keys that do not start with a tenant: they
+//! exist for the scheduled reconciliation, which works across tenants, and no request reads
+//! them. Each names the tenant right after its sort prefix.
 //! | built-in transcript types            | `CATALOG#TRANSCRIPT_TYPES` / `{type}/{sub_type}` | 1 Query |
 //! | a tenant's transcript types          | `{t}#TRANSCRIPT_TYPES` / `{type}/{sub_type}` | 1 Query    |
 //!
@@ -178,6 +187,30 @@ pub fn billing_record(t: &TenantId, id: &str) -> Key {
 
 pub fn idempotency(t: &TenantId, key: &str) -> Key {
     Key::new(tenant_pk(t, "IDEMPOTENCY"), key)
+}
+
+pub fn subscription(t: &TenantId, u: &UserId) -> Key {
+    Key::new(user_pk(t, u), "SUBSCRIPTION")
+}
+
+pub const SUBSCRIPTIONS_DUE: &str = "SYSTEM#SUBSCRIPTIONS_DUE";
+pub const RESERVED_JOBS: &str = "SYSTEM#RESERVED_JOBS";
+pub const BALANCES: &str = "SYSTEM#BALANCES";
+
+pub fn subscriptions_due(period_end: crate::clock::Timestamp, t: &TenantId, u: &UserId) -> Key {
+    Key::new(SUBSCRIPTIONS_DUE, format!("{period_end}#{t}#{u}"))
+}
+
+pub fn reserved_job(
+    lease_until: crate::clock::Timestamp,
+    t: &TenantId,
+    job: &crate::ids::JobId,
+) -> Key {
+    Key::new(RESERVED_JOBS, format!("{lease_until}#{t}#{job}"))
+}
+
+pub fn balance_index(t: &TenantId, u: &UserId) -> Key {
+    Key::new(BALANCES, format!("{t}#{u}"))
 }
 
 pub fn catalog_pk(kind: &str) -> String {

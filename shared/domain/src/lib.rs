@@ -5,6 +5,7 @@
 //! implement with the same semantics; the contract suite (`recap-contract`) proves it.
 
 pub mod access;
+pub mod billing;
 pub mod catalog;
 pub mod clock;
 pub mod credits;
@@ -14,6 +15,7 @@ pub mod ids;
 pub mod keys;
 pub mod money;
 pub mod queue;
+pub mod reconcile;
 pub mod records;
 pub mod roles;
 pub mod teams;

@@ -1,17 +1,18 @@
 //! Credits, purchases, billing records and usage.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use recap_domain::Error;
 use recap_domain::access::{Need, Scope, authorize};
+use recap_domain::billing::{self, Subscription, Tier, When};
 use recap_domain::clock::Timestamp;
 use recap_domain::credits::{self, Balance, BillingRecord, Purchase, UsageReport};
 use recap_domain::ids::UserId;
 use recap_domain::roles::Permission;
 use serde::Deserialize;
 
-use crate::api::{Allowed, JsonBody, ListPage, ListParams, QueryParams};
+use crate::api::{Allowed, JsonBody, ListPage, ListParams, QueryParams, path_id};
 use crate::{ApiError, AppState};
 
 pub(crate) async fn my_credits(
@@ -122,5 +123,127 @@ pub(crate) async fn usage(
             to,
         )
         .await?,
+    ))
+}
+
+pub(crate) async fn tiers(
+    State(s): State<AppState>,
+    Allowed(_): Allowed,
+) -> Result<Json<ListPage<Tier>>, ApiError> {
+    Ok(Json(
+        (billing::tiers(s.records.as_ref()).await?, None).into(),
+    ))
+}
+
+pub(crate) async fn create_tier(
+    State(s): State<AppState>,
+    Allowed(_): Allowed,
+    JsonBody(body): JsonBody<Tier>,
+) -> Result<(StatusCode, Json<Tier>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(billing::create_tier(s.records.as_ref(), body).await?),
+    ))
+}
+
+pub(crate) async fn replace_tier(
+    State(s): State<AppState>,
+    Allowed(_): Allowed,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Tier>,
+) -> Result<Json<Tier>, ApiError> {
+    Ok(Json(
+        billing::update_tier(s.records.as_ref(), &id, body).await?,
+    ))
+}
+
+/// The caller's own subscription.
+pub(crate) async fn my_subscription(
+    State(s): State<AppState>,
+    Allowed(a): Allowed,
+) -> Result<Json<Subscription>, ApiError> {
+    billing::subscription(s.records.as_ref(), &a.caller.tenant, &a.caller.user)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError(Error::not_found("subscription")))
+}
+
+/// Anyone's subscription (billing:read).
+pub(crate) async fn subscription(
+    State(s): State<AppState>,
+    Allowed(a): Allowed,
+    Path(user): Path<String>,
+) -> Result<Json<Subscription>, ApiError> {
+    let user = path_id(UserId::parse, &user, "subscription")?;
+    billing::subscription(s.records.as_ref(), &a.caller.tenant, &user)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError(Error::not_found("subscription")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SubscriptionInput {
+    tier: String,
+    when: Option<When>,
+}
+
+/// Subscribes a user of the tenant (one active subscription each).
+pub(crate) async fn subscribe(
+    State(s): State<AppState>,
+    Allowed(a): Allowed,
+    Path(user): Path<String>,
+    JsonBody(body): JsonBody<SubscriptionInput>,
+) -> Result<(StatusCode, Json<Subscription>), ApiError> {
+    let user = path_id(UserId::parse, &user, "user")?;
+    let t = &a.caller.tenant;
+    recap_domain::users::get(s.records.as_ref(), t, &user).await?;
+    if body.when.is_some() {
+        return Err(Error::validation("when", "applies to a change of tier (PATCH)").into());
+    }
+    let sub = billing::subscribe(
+        s.records.as_ref(),
+        s.clock.as_ref(),
+        s.ids.as_ref(),
+        t,
+        &user,
+        &a.caller.user,
+        &body.tier,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(sub)))
+}
+
+/// Changes the tier, `now` (prorated, the default) or at the `next_period`.
+pub(crate) async fn change(
+    State(s): State<AppState>,
+    Allowed(a): Allowed,
+    Path(user): Path<String>,
+    JsonBody(body): JsonBody<SubscriptionInput>,
+) -> Result<Json<Subscription>, ApiError> {
+    let user = path_id(UserId::parse, &user, "subscription")?;
+    let sub = billing::change_tier(
+        s.records.as_ref(),
+        s.clock.as_ref(),
+        s.ids.as_ref(),
+        &a.caller.tenant,
+        &user,
+        &a.caller.user,
+        &body.tier,
+        body.when.unwrap_or(When::Now),
+    )
+    .await?;
+    Ok(Json(sub))
+}
+
+/// Cancels at the end of the period.
+pub(crate) async fn cancel(
+    State(s): State<AppState>,
+    Allowed(a): Allowed,
+    Path(user): Path<String>,
+) -> Result<Json<Subscription>, ApiError> {
+    let user = path_id(UserId::parse, &user, "subscription")?;
+    Ok(Json(
+        billing::cancel(s.records.as_ref(), &a.caller.tenant, &user).await?,
     ))
 }

@@ -300,6 +300,67 @@ pub fn table() -> Vec<RouteSpec> {
         bill(Method::GET, "/usage", Need::Caller, None, || {
             get(billing::usage)
         }),
+        RouteSpec {
+            data: Data::Catalog,
+            ..bill(Method::GET, "/tiers", Need::Caller, None, || {
+                get(billing::tiers)
+            })
+        },
+        RouteSpec {
+            data: Data::Catalog,
+            ..bill(
+                Method::POST,
+                "/tiers",
+                Need::PlatformAdmin,
+                Some(
+                    r#"{"id":"startup","name":"Startup","price_micro_usd":5000000,"monthly_credits":5000,"ai_calls_per_period":500,"allowed_models":[],"features":{},"credit_rate":{"micro_usd_per_credit":1000},"overage":{"policy":"block"},"active":true}"#,
+                ),
+                || post(billing::create_tier),
+            )
+        },
+        RouteSpec {
+            data: Data::Catalog,
+            ..bill(
+                Method::PUT,
+                "/tiers/{tier}",
+                Need::PlatformAdmin,
+                Some(
+                    r#"{"id":"free","name":"Free","price_micro_usd":0,"monthly_credits":200,"ai_calls_per_period":50,"allowed_models":["offline/extractive","openai/gpt-4o-mini","google/gemini-2.5-flash"],"features":{"playlists":false},"credit_rate":{"micro_usd_per_credit":1000},"overage":{"policy":"block"},"active":true}"#,
+                ),
+                || put(billing::replace_tier),
+            )
+        },
+        bill(Method::GET, "/subscription", Need::Caller, None, || {
+            get(billing::my_subscription)
+        }),
+        bill(
+            Method::GET,
+            "/subscriptions/{user_id}",
+            perm(BillingRead),
+            None,
+            || get(billing::subscription),
+        ),
+        bill(
+            Method::PUT,
+            "/subscriptions/{user_id}",
+            perm(BillingManage),
+            Some(r#"{"tier":"pro"}"#),
+            || put(billing::subscribe),
+        ),
+        bill(
+            Method::PATCH,
+            "/subscriptions/{user_id}",
+            perm(BillingManage),
+            Some(r#"{"tier":"team","when":"next_period"}"#),
+            || patch(billing::change),
+        ),
+        bill(
+            Method::DELETE,
+            "/subscriptions/{user_id}",
+            perm(BillingManage),
+            None,
+            || delete(billing::cancel),
+        ),
         cat(Method::GET, "/providers", Need::Caller, None, || {
             get(catalog::providers)
         }),
