@@ -71,8 +71,39 @@ async fn idempotency_key_semantics() {
     // Only billing:manage buys; the editor may not.
     let (st, _) = buy(&s, &editor, Some("order-8"), &body).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
+    // Refunds take credits back, never more than the user holds, and a key names one request.
+    let refund = |credits: u64| json!({"user_id": EDITOR, "credits": credits, "amount_micro_usd": credits * 10_000});
+    let post_refund = |key: &'static str, body: Value| {
+        let admin = admin.clone();
+        let s = &s;
+        async move {
+            s.call_with(
+                &admin,
+                Method::POST,
+                "/credits/refunds",
+                Some(&body.to_string()),
+                &[("idempotency-key", key)],
+            )
+            .await
+        }
+    };
+    let (st, r) = post_refund("refund-1", refund(200)).await;
+    assert_eq!(
+        (st, r["credits"].as_i64(), r["kind"].as_str()),
+        (StatusCode::CREATED, Some(-200), Some("refund")),
+        "{r}"
+    );
+    let (st, p) = post_refund("refund-2", refund(301)).await;
+    assert_eq!(st, StatusCode::CONFLICT, "only 300 are held: {p}");
+    let (st, _) = post_refund("order-7", body.clone()).await;
+    assert_eq!(
+        st,
+        StatusCode::CONFLICT,
+        "a purchase's key cannot replay as a refund"
+    );
+    assert_eq!(s.get(&editor, "/credits").await.1["available"], 300);
     let (_, records) = s.get(&admin, "/billing-records").await;
-    assert_eq!(records["items"].as_array().unwrap().len(), 1);
+    assert_eq!(records["items"].as_array().unwrap().len(), 2);
     // Another tenant's user cannot be credited.
     let (st, p) = buy(&s, &admin, Some("order-9"), &json!({"user_id": "33333333-3333-4333-8333-333333333333", "credits": 1, "amount_micro_usd": 1})).await;
     assert_eq!(

@@ -1,4 +1,4 @@
-//! Lambda `api-catalog`: providers and models with their prices (platform admins change them), behind API Gateway's
+//! Lambda `api-catalog`: providers, models with their prices (platform admins change them), transcript types, behind API Gateway's
 //! JWT authorizer. Needs `RECAP_TABLE` and `RECAP_BUCKET`.
 
 #[tokio::main]

@@ -490,9 +490,17 @@ fn check_idempotency_key(key: &str) -> Result<()> {
     Ok(())
 }
 
+/// A change of credits that a billing manager makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreditChange {
+    /// Credits bought: added.
+    Purchase,
+    /// Credits refunded: taken back (never more than the user holds).
+    Refund,
+}
+
 /// Adds purchased credits to a user, once per idempotency key: the same key with the same
 /// body answers the first record again; with another body it is a conflict.
-#[tracing::instrument(skip_all, fields(tenant = %t))]
 pub async fn purchase(
     records: &dyn Records,
     clock: &dyn Clock,
@@ -502,14 +510,34 @@ pub async fn purchase(
     idempotency_key: Option<&str>,
     p: Purchase,
 ) -> Result<BillingRecord> {
+    let ports = (records, clock, ids);
+    change_credits(ports, t, by, idempotency_key, CreditChange::Purchase, p).await
+}
+
+/// Purchases and refunds, once per idempotency key (a key names one request: the same key
+/// with the same kind and body answers the first record again; anything else is a conflict).
+#[tracing::instrument(skip_all, fields(tenant = %t))]
+pub async fn change_credits(
+    (records, clock, ids): (&dyn Records, &dyn Clock, &dyn IdGen),
+    t: &TenantId,
+    by: &UserId,
+    idempotency_key: Option<&str>,
+    change: CreditChange,
+    p: Purchase,
+) -> Result<BillingRecord> {
     let key = idempotency_key.ok_or_else(|| {
         Error::validation(
             "Idempotency-Key",
-            "is required: send a unique key per purchase, and the same key to retry it",
+            "is required: send a unique key per request, and the same key to retry it",
         )
     })?;
     check_idempotency_key(key)?;
-    let request = serde_json::to_string(&p).map_err(|e| Error::unexpected("encoding", e))?;
+    let (kind, sign) = match change {
+        CreditChange::Purchase => ("purchase", 1),
+        CreditChange::Refund => ("refund", -1),
+    };
+    let body = serde_json::to_string(&p).map_err(|e| Error::unexpected("encoding", e))?;
+    let request = format!("{kind} {body}");
     if let Some(seen) = remembered(records, t, key).await? {
         return replay(seen, &request);
     }
@@ -529,9 +557,9 @@ pub async fn purchase(
         id: ids.new_id().to_string(),
         tenant: *t,
         user,
-        kind: "purchase".into(),
-        credits: as_i64(p.credits)?,
-        amount_micro_usd: as_i64(p.amount_micro_usd)?,
+        kind: kind.into(),
+        credits: sign * as_i64(p.credits)?,
+        amount_micro_usd: sign * as_i64(p.amount_micro_usd)?,
         by: *by,
         at: now,
     };
@@ -542,16 +570,27 @@ pub async fn purchase(
     };
     let mut billing = to_item(&keys::billing_record(t, &record.id), &record)?;
     billing.insert("entity".into(), "billing_record".into());
+    let mut balance = Write::update(
+        keys::credits(t, &user),
+        balance_update(t, &user).add("available", record.credits),
+    );
+    if change == CreditChange::Refund {
+        balance = balance.when(Condition::at_least("available", -record.credits));
+    }
     let writes = vec![
         Write::put(to_item(&keys::idempotency(t, key), &remember)?).when(Condition::NotExists),
         Write::put(billing).when(Condition::NotExists),
-        Write::update(
-            keys::credits(t, &user),
-            balance_update(t, &user).add("available", record.credits),
-        ),
+        balance,
     ];
     match records.transact(writes).await {
         Ok(()) => Ok(record),
+        Err(e) if e.failed_write() == Some(2) => {
+            let held = self::balance(records, t, &user).await?.available;
+            Err(Conflict::State(format!(
+                "the user holds {held} available credits; a refund cannot take back more"
+            ))
+            .into())
+        }
         // The same key at the same moment: the first one's answer.
         Err(e) if e.failed_write() == Some(0) => match remembered(records, t, key).await? {
             Some(seen) => replay(seen, &request),

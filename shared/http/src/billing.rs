@@ -7,7 +7,7 @@ use recap_domain::Error;
 use recap_domain::access::{Need, Scope, authorize};
 use recap_domain::billing::{self, Subscription, Tier, When};
 use recap_domain::clock::Timestamp;
-use recap_domain::credits::{self, Balance, BillingRecord, Purchase, UsageReport};
+use recap_domain::credits::{self, Balance, BillingRecord, CreditChange, Purchase, UsageReport};
 use recap_domain::ids::UserId;
 use recap_domain::roles::Permission;
 use serde::Deserialize;
@@ -25,10 +25,29 @@ pub(crate) async fn my_credits(
 }
 
 pub(crate) async fn purchase(
+    state: State<AppState>,
+    allowed: Allowed,
+    headers: HeaderMap,
+    body: JsonBody<Purchase>,
+) -> Result<(StatusCode, Json<BillingRecord>), ApiError> {
+    change(state, allowed, headers, body, CreditChange::Purchase).await
+}
+
+pub(crate) async fn refund(
+    state: State<AppState>,
+    allowed: Allowed,
+    headers: HeaderMap,
+    body: JsonBody<Purchase>,
+) -> Result<(StatusCode, Json<BillingRecord>), ApiError> {
+    change(state, allowed, headers, body, CreditChange::Refund).await
+}
+
+async fn change(
     State(s): State<AppState>,
     Allowed(a): Allowed,
     headers: HeaderMap,
     JsonBody(body): JsonBody<Purchase>,
+    kind: CreditChange,
 ) -> Result<(StatusCode, Json<BillingRecord>), ApiError> {
     let key = match headers.get("idempotency-key") {
         None => None,
@@ -37,16 +56,9 @@ pub(crate) async fn purchase(
                 .map_err(|_| Error::validation("Idempotency-Key", "must be visible ASCII"))?,
         ),
     };
-    let record = credits::purchase(
-        s.records.as_ref(),
-        s.clock.as_ref(),
-        s.ids.as_ref(),
-        &a.caller.tenant,
-        &a.caller.user,
-        key,
-        body,
-    )
-    .await?;
+    let ports = (s.records.as_ref(), s.clock.as_ref(), s.ids.as_ref());
+    let record =
+        credits::change_credits(ports, &a.caller.tenant, &a.caller.user, key, kind, body).await?;
     Ok((StatusCode::CREATED, Json(record)))
 }
 
@@ -215,7 +227,7 @@ pub(crate) async fn subscribe(
 }
 
 /// Changes the tier, `now` (prorated, the default) or at the `next_period`.
-pub(crate) async fn change(
+pub(crate) async fn change_tier(
     State(s): State<AppState>,
     Allowed(a): Allowed,
     Path(user): Path<String>,

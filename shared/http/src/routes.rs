@@ -21,11 +21,11 @@ use crate::{ApiError, AppState, billing, catalog, me, roles, teams, transcripts,
 pub enum Group {
     /// `functions/api-teams`: teams, members, roles, users, tenant settings, `/me`.
     Teams,
-    /// `functions/api-transcripts`: transcripts, transcript types, quotes.
+    /// `functions/api-transcripts`: transcripts and quotes.
     Transcripts,
     /// `functions/api-billing`: credits, purchases, billing records, usage.
     Billing,
-    /// `functions/api-catalog`: providers and models with their prices.
+    /// `functions/api-catalog`: providers, models with their prices, transcript types.
     Catalog,
 }
 
@@ -79,6 +79,11 @@ pub fn table() -> Vec<RouteSpec> {
     };
     let tr = |method, path, need, example, handler| RouteSpec {
         group: Group::Transcripts,
+        ..r(method, path, need, example, handler)
+    };
+    // Built-in and tenants' own transcript types: served with the catalog, tenant data.
+    let typ = |method, path, need, example, handler| RouteSpec {
+        group: Group::Catalog,
         ..r(method, path, need, example, handler)
     };
     let bill = |method, path, need, example, handler| RouteSpec {
@@ -235,14 +240,14 @@ pub fn table() -> Vec<RouteSpec> {
             None,
             || delete(transcripts::delete),
         ),
-        tr(
+        typ(
             Method::GET,
             "/transcript-types",
             anywhere(TranscriptsRead),
             None,
             || get(transcripts::list_types),
         ),
-        tr(
+        typ(
             Method::POST,
             "/transcript-types",
             perm(TranscriptsWrite),
@@ -251,21 +256,21 @@ pub fn table() -> Vec<RouteSpec> {
             ),
             || post(transcripts::create_type),
         ),
-        tr(
+        typ(
             Method::GET,
             "/transcript-types/{type}/{sub_type}",
             anywhere(TranscriptsRead),
             None,
             || get(transcripts::get_type),
         ),
-        tr(
+        typ(
             Method::PATCH,
             "/transcript-types/{type}/{sub_type}",
             perm(TranscriptsWrite),
             Some(r#"{"instructions":"Changed."}"#),
             || patch(transcripts::update_type),
         ),
-        tr(
+        typ(
             Method::DELETE,
             "/transcript-types/{type}/{sub_type}",
             perm(TranscriptsWrite),
@@ -288,6 +293,13 @@ pub fn table() -> Vec<RouteSpec> {
             perm(BillingManage),
             Some(r#"{"user_id":"<user_id>","credits":100,"amount_micro_usd":1000000}"#),
             || post(billing::purchase),
+        ),
+        bill(
+            Method::POST,
+            "/credits/refunds",
+            perm(BillingManage),
+            Some(r#"{"user_id":"<user_id>","credits":1,"amount_micro_usd":1000}"#),
+            || post(billing::refund),
         ),
         bill(
             Method::GET,
@@ -352,7 +364,7 @@ pub fn table() -> Vec<RouteSpec> {
             "/subscriptions/{user_id}",
             perm(BillingManage),
             Some(r#"{"tier":"team","when":"next_period"}"#),
-            || patch(billing::change),
+            || patch(billing::change_tier),
         ),
         bill(
             Method::DELETE,
