@@ -12,7 +12,7 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::{TeamId, TenantId, UserId};
 use crate::keys;
-use crate::records::{Query, Records, from_item};
+use crate::records::{Query, Records, from_item, query_all};
 use crate::roles::{self, Permission, Permissions, RoleName};
 use crate::teams::Member;
 use crate::users::{self, User};
@@ -145,23 +145,13 @@ pub async fn load(records: &dyn Records, clock: &dyn Clock, caller: &Caller) -> 
     let t = &caller.tenant;
     let mut user = None;
     let mut memberships = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = records
-            .query(Query::partition(keys::user_pk(t, &caller.user)).after(cursor))
-            .await?;
-        for item in page.items {
-            match item.get("sk").and_then(serde_json::Value::as_str) {
-                Some("PROFILE") => user = Some(from_item::<User>(item)?),
-                Some(sk) if sk.starts_with(keys::TEAM_MEMBERSHIP_PREFIX) => {
-                    memberships.push(from_item::<Member>(item)?)
-                }
-                _ => {}
+    for item in query_all(records, Query::partition(keys::user_pk(t, &caller.user))).await? {
+        match item.get("sk").and_then(serde_json::Value::as_str) {
+            Some("PROFILE") => user = Some(from_item::<User>(item)?),
+            Some(sk) if sk.starts_with(keys::TEAM_MEMBERSHIP_PREFIX) => {
+                memberships.push(from_item::<Member>(item)?)
             }
-        }
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
+            _ => {}
         }
     }
     let user = match user {

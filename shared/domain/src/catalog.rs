@@ -13,7 +13,7 @@ use crate::error::{Conflict, Error, Result};
 use crate::keys;
 use crate::money::PriceSheet;
 use crate::records::{
-    Condition, Item, Key, Query, Records, Update, Write, from_item, to_item, to_value,
+    Condition, Item, Key, Query, Records, Update, Write, from_item, query_all_as, to_item, to_value,
 };
 
 pub const PROVIDERS: &str = "PROVIDERS";
@@ -276,20 +276,7 @@ pub async fn seed(records: &dyn Records, clock: &dyn Clock) -> Result<usize> {
 }
 
 async fn all<T: for<'de> Deserialize<'de>>(records: &dyn Records, pk: String) -> Result<Vec<T>> {
-    let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = records
-            .query(Query::partition(pk.clone()).after(cursor))
-            .await?;
-        for item in page.items {
-            out.push(from_item(item)?);
-        }
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
+    query_all_as(records, Query::partition(pk)).await
 }
 
 pub async fn providers(records: &dyn Records) -> Result<Vec<Provider>> {

@@ -21,7 +21,7 @@ use crate::error::Result;
 use crate::ids::{JobId, TenantId, UserId};
 use crate::keys;
 use crate::records::{
-    Condition, Index, Query, Records, SortKey, Update, Write, from_item, to_value,
+    Condition, Index, Query, Records, SortKey, Update, Write, query_all, query_all_as, to_value,
 };
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -44,29 +44,20 @@ async fn due(
     pk: &str,
     upto: Timestamp,
 ) -> Result<Vec<String>> {
-    let mut sks = Vec::new();
-    let mut cursor = None;
     let (_, sk_attr) = index.key_attrs();
-    loop {
-        let page = records
-            .query(
-                Query::partition(pk)
-                    .on(index)
-                    .sk(SortKey::Between("0".into(), format!("{upto}~")))
-                    .limit(crate::records::MAX_PAGE)
-                    .after(cursor),
-            )
-            .await?;
-        for item in &page.items {
-            if let Some(sk) = item.get(sk_attr).and_then(|v| v.as_str()) {
-                sks.push(sk.to_string());
-            }
-        }
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => return Ok(sks),
-        }
-    }
+    let query = Query::partition(pk)
+        .on(index)
+        .sk(SortKey::Between("0".into(), format!("{upto}~")))
+        .limit(crate::records::MAX_PAGE);
+    Ok(query_all(records, query)
+        .await?
+        .iter()
+        .filter_map(|item| {
+            item.get(sk_attr)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        })
+        .collect())
 }
 
 /// `{time}#{tenant}#{id}` → tenant and id.
@@ -213,30 +204,18 @@ async fn roll_over(records: &dyn Records, s: &Subscription, report: &mut Report)
 /// Compares each balance's `used` with its ledger and corrects drift by an adjustment.
 async fn adjust_drift(records: &dyn Records, now: Timestamp, report: &mut Report) -> Result<()> {
     let mut by_tenant: BTreeMap<TenantId, Vec<UserId>> = BTreeMap::new();
-    let mut cursor = None;
-    loop {
-        let page = records
-            .query(
-                Query::partition(keys::BALANCES)
-                    .on(Index::Gsi1)
-                    .limit(crate::records::MAX_PAGE)
-                    .after(cursor),
-            )
-            .await?;
-        for item in &page.items {
-            let sk = item
-                .get("gsi1sk")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default();
-            if let Some((t, u)) = sk.split_once('#')
-                && let (Ok(t), Ok(u)) = (TenantId::parse(t), UserId::parse(u))
-            {
-                by_tenant.entry(t).or_default().push(u);
-            }
-        }
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
+    let balances = Query::partition(keys::BALANCES)
+        .on(Index::Gsi1)
+        .limit(crate::records::MAX_PAGE);
+    for item in query_all(records, balances).await? {
+        let sk = item
+            .get("gsi1sk")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        if let Some((t, u)) = sk.split_once('#')
+            && let (Ok(t), Ok(u)) = (TenantId::parse(t), UserId::parse(u))
+        {
+            by_tenant.entry(t).or_default().push(u);
         }
     }
     for (t, users) in by_tenant {
@@ -264,26 +243,13 @@ async fn ledger_totals(
     t: &TenantId,
 ) -> Result<BTreeMap<UserId, (u64, u64)>> {
     let mut totals: BTreeMap<UserId, (u64, u64)> = BTreeMap::new();
-    let mut cursor = None;
-    loop {
-        let page = records
-            .query(
-                Query::partition(keys::tenant_pk(t, "LEDGER"))
-                    .limit(crate::records::MAX_PAGE)
-                    .after(cursor),
-            )
-            .await?;
-        for item in page.items {
-            let e: LedgerEntry = from_item(item)?;
-            let slot = totals.entry(e.user).or_default();
-            slot.0 += 1;
-            slot.1 = slot.1.saturating_add(e.credits_charged);
-        }
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => return Ok(totals),
-        }
+    let ledger = Query::partition(keys::tenant_pk(t, "LEDGER")).limit(crate::records::MAX_PAGE);
+    for e in query_all_as::<LedgerEntry>(records, ledger).await? {
+        let slot = totals.entry(e.user).or_default();
+        slot.0 += 1;
+        slot.1 = slot.1.saturating_add(e.credits_charged);
     }
+    Ok(totals)
 }
 
 async fn adjust(

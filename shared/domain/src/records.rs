@@ -678,6 +678,47 @@ pub trait Records: Send + Sync {
 }
 
 /// Serializes an entity into an item with its key.
+/// Every item a query matches, page after page (for partitions known to be small, and for
+/// reconciliation; request paths page with the caller's cursor instead).
+pub async fn query_all(records: &dyn Records, query: Query) -> Result<Vec<Item>> {
+    let mut items = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = records.query(query.clone().after(cursor)).await?;
+        items.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(items),
+        }
+    }
+}
+
+/// Every entity a query matches.
+pub async fn query_all_as<T: for<'de> Deserialize<'de>>(
+    records: &dyn Records,
+    query: Query,
+) -> Result<Vec<T>> {
+    query_all(records, query)
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect()
+}
+
+/// One page of entities, and the cursor of the next.
+pub async fn query_page<T: for<'de> Deserialize<'de>>(
+    records: &dyn Records,
+    query: Query,
+) -> Result<(Vec<T>, Option<String>)> {
+    let page = records.query(query).await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(from_item)
+        .collect::<Result<_>>()?;
+    Ok((items, page.next_cursor))
+}
+
 /// One attribute's value, for an [`Update`].
 pub fn to_value<T: Serialize>(v: &T) -> Result<Value> {
     serde_json::to_value(v).map_err(|e| Error::unexpected("encoding an attribute", e))

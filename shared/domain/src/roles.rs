@@ -14,7 +14,7 @@ use crate::clock::{Clock, Timestamp};
 use crate::error::{Conflict, Error, Result};
 use crate::ids::TenantId;
 use crate::keys;
-use crate::records::{Condition, Query, Records, Update, from_item, to_item};
+use crate::records::{Condition, Query, Records, Update, from_item, query_all_as, to_item};
 
 macro_rules! permissions {
     ($($variant:ident = $text:literal),+ $(,)?) => {
@@ -289,19 +289,8 @@ pub async fn list(records: &dyn Records, t: &TenantId) -> Result<Vec<Role>> {
         .iter()
         .filter_map(|n| builtin_role(n))
         .collect();
-    let mut cursor = None;
-    loop {
-        let page = records
-            .query(Query::partition(keys::roles_pk(t)).after(cursor))
-            .await?;
-        for item in page.items {
-            out.push(from_item(item)?);
-        }
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
+    out.extend(query_all_as::<Role>(records, Query::partition(keys::roles_pk(t))).await?);
+    Ok(out)
 }
 
 #[tracing::instrument(skip_all, fields(tenant = %t))]

@@ -10,8 +10,8 @@ use crate::error::{Conflict, Error, Result};
 use crate::ids::{TeamId, TenantId, UserId};
 use crate::keys;
 use crate::records::{
-    Condition, Index, Item, MAX_TRANSACTION_WRITES, Page, Query, Records, Update, Write, from_item,
-    to_item,
+    Condition, Index, Item, MAX_TRANSACTION_WRITES, Query, Records, Update, Write, from_item,
+    query_page, to_item,
 };
 use crate::roles::{self, RoleName};
 use crate::users;
@@ -111,18 +111,14 @@ pub async fn list(
     limit: u32,
     cursor: Option<String>,
 ) -> Result<(Vec<Team>, Option<String>)> {
-    let Page { items, next_cursor } = records
-        .query(
-            Query::partition(keys::tenant_pk(t, "TEAMS"))
-                .on(Index::Gsi1)
-                .limit(limit)
-                .after(cursor),
-        )
-        .await?;
-    Ok((
-        items.into_iter().map(from_item).collect::<Result<_>>()?,
-        next_cursor,
-    ))
+    query_page(
+        records,
+        Query::partition(keys::tenant_pk(t, "TEAMS"))
+            .on(Index::Gsi1)
+            .limit(limit)
+            .after(cursor),
+    )
+    .await
 }
 
 #[tracing::instrument(skip_all, fields(tenant = %t))]
@@ -185,18 +181,14 @@ pub async fn members(
     limit: u32,
     cursor: Option<String>,
 ) -> Result<(Vec<Member>, Option<String>)> {
-    let Page { items, next_cursor } = records
-        .query(
-            Query::partition(keys::members_pk(t, team))
-                .on(Index::Gsi1)
-                .limit(limit)
-                .after(cursor),
-        )
-        .await?;
-    Ok((
-        items.into_iter().map(from_item).collect::<Result<_>>()?,
-        next_cursor,
-    ))
+    query_page(
+        records,
+        Query::partition(keys::members_pk(t, team))
+            .on(Index::Gsi1)
+            .limit(limit)
+            .after(cursor),
+    )
+    .await
 }
 
 /// Adds a user of the tenant to a team with a role, or changes their role there.

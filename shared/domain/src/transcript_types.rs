@@ -9,7 +9,9 @@ use crate::clock::{Clock, Timestamp};
 use crate::error::{Conflict, Error, Result};
 use crate::ids::TenantId;
 use crate::keys;
-use crate::records::{Condition, Item, Key, Query, Records, Update, from_item, to_item};
+use crate::records::{
+    Condition, Item, Key, Query, Records, Update, from_item, query_all_as, to_item,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TranscriptType {
@@ -151,20 +153,7 @@ pub async fn seed(records: &dyn Records) -> Result<usize> {
 }
 
 async fn all_in(records: &dyn Records, pk: String) -> Result<Vec<TranscriptType>> {
-    let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = records
-            .query(Query::partition(pk.clone()).after(cursor))
-            .await?;
-        for item in page.items {
-            out.push(from_item(item)?);
-        }
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
+    query_all_as(records, Query::partition(pk)).await
 }
 
 /// The built-in types, then the tenant's, each sorted by type and sub-type.

@@ -8,7 +8,9 @@ use crate::clock::{Clock, Timestamp};
 use crate::error::{Error, Result};
 use crate::ids::{TenantId, UserId};
 use crate::keys;
-use crate::records::{Condition, Item, Page, Query, Records, Update, Write, from_item, to_item};
+use crate::records::{
+    Condition, Item, Query, Records, Update, Write, from_item, query_page, to_item,
+};
 use crate::roles::{self, ADMIN, RoleName};
 use crate::tenants::{self, TenantSettings};
 
@@ -123,16 +125,14 @@ pub async fn list(
     limit: u32,
     cursor: Option<String>,
 ) -> Result<(Vec<User>, Option<String>)> {
-    let Page { items, next_cursor } = records
-        .query(
-            Query::partition(keys::tenant_pk(t, "USERS"))
-                .on(crate::records::Index::Gsi1)
-                .limit(limit)
-                .after(cursor),
-        )
-        .await?;
-    let users = items.into_iter().map(from_item).collect::<Result<_>>()?;
-    Ok((users, next_cursor))
+    query_page(
+        records,
+        Query::partition(keys::tenant_pk(t, "USERS"))
+            .on(crate::records::Index::Gsi1)
+            .limit(limit)
+            .after(cursor),
+    )
+    .await
 }
 
 /// Gives a user another tenant role. Admin counts move in the same transaction, and the last
