@@ -13,6 +13,7 @@ pub mod error;
 pub mod files;
 pub mod ids;
 pub mod keys;
+pub mod models;
 pub mod money;
 pub mod queue;
 pub mod reconcile;
