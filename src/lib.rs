@@ -63,6 +63,8 @@ pub fn local_state(
         files: Arc::new(files),
         clock: Arc::new(SystemClock),
         ids: Arc::new(SystemIds),
+        generate: Arc::new(generate_queue(store)),
+        models: Arc::new(recap_domain::generation::NoProviders),
         tokens: Some(tokens),
     };
     (state, queue)
@@ -98,6 +100,53 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
 
 /// How often `recap serve` reconciles.
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(60);
+
+/// The generate queue, and its dead-letter queue after five receives (as the template's).
+pub const GENERATE_QUEUE: &str = "generate";
+pub const GENERATE_DLQ: &str = "generate-dlq";
+pub const GENERATE_MAX_RECEIVES: u32 = 5;
+/// A job is hidden from other consumers this long while it runs.
+const GENERATE_VISIBILITY: Duration = Duration::from_secs(300);
+
+pub fn generate_queue(store: &EmbeddedStore) -> EmbeddedQueue {
+    store.queue(QueueConfig::new(GENERATE_QUEUE).dead_letter(GENERATE_DLQ, GENERATE_MAX_RECEIVES))
+}
+
+/// One pass of the local generate consumer: the same work as the `generate` function, on the
+/// embedded queue. A job that fails transiently goes back to the queue; on its last receive it
+/// fails for good and its reservation is released.
+pub async fn process_generate_jobs(
+    state: &AppState,
+    wait: Duration,
+) -> recap_domain::Result<usize> {
+    let ports = recap_domain::generation::Ports {
+        records: state.records.as_ref(),
+        files: state.files.as_ref(),
+        queue: state.generate.as_ref(),
+        clock: state.clock.as_ref(),
+        ids: state.ids.as_ref(),
+        models: state.models.as_ref(),
+    };
+    let mut handled = 0;
+    for m in state
+        .generate
+        .receive(10, GENERATE_VISIBILITY, wait)
+        .await?
+    {
+        let last = m.receive_count >= GENERATE_MAX_RECEIVES;
+        match recap_domain::generation::process(ports, &m.body, last).await {
+            Ok(done) => {
+                tracing::info!(?done, "generation job");
+                state.generate.delete(&m.receipt).await?;
+                handled += 1;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, receive_count = m.receive_count, "a generation job failed; it will be retried")
+            }
+        }
+    }
+    Ok(handled)
+}
 
 /// One pass of the local upload trigger: receives waiting upload events (waiting up to `wait`
 /// for one), runs the same handler as the `on-upload` function on each, and deletes those
@@ -230,6 +279,15 @@ impl Server {
                 }
             }
         });
+        let state = self.state.clone();
+        let generator = tokio::spawn(async move {
+            loop {
+                if let Err(e) = process_generate_jobs(&state, Duration::from_secs(1)).await {
+                    tracing::error!(error = %e, "the generate consumer could not read its queue");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        });
         let served = axum::serve(self.listener, self.app)
             .with_graceful_shutdown(shutdown)
             .await
@@ -237,6 +295,7 @@ impl Server {
         // An event cut short is received again on the next start (it was not deleted).
         trigger.abort();
         reconciler.abort();
+        generator.abort();
         served
     }
 }

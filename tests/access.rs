@@ -28,6 +28,7 @@ struct Tenant {
     team_name: String,
     transcript: String,
     kind: String,
+    output: String,
 }
 
 async fn tenant(s: &Stack, t: &str, admin: &str, member: &str, tag: &str) -> Tenant {
@@ -96,6 +97,17 @@ async fn tenant(s: &Stack, t: &str, admin: &str, member: &str, tag: &str) -> Ten
     let transcript = tr["id"].as_str().unwrap().to_string();
     let (_, tr) = s.get(&admin, &format!("/transcripts/{transcript}")).await;
     assert_eq!(tr["status"], "ready", "{tr}");
+    let (st, queued) = s
+        .call(
+            &admin,
+            Method::POST,
+            &format!("/transcripts/{transcript}/outputs"),
+            Some(r#"{"output_types":["bytes"]}"#),
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{queued}");
+    s.drain_jobs().await;
+    let output = queued["items"][0]["id"].as_str().unwrap().to_string();
     for who in [&admin, &member] {
         let (st, sub) = s
             .call(
@@ -115,6 +127,7 @@ async fn tenant(s: &Stack, t: &str, admin: &str, member: &str, tag: &str) -> Ten
         team_name,
         transcript,
         kind,
+        output,
     }
 }
 
@@ -163,6 +176,7 @@ fn ids_of(t: &Tenant) -> BTreeMap<&'static str, String> {
         ("user_id", t.member.user.to_string()),
         ("role", t.role.clone()),
         ("transcript_id", t.transcript.clone()),
+        ("output_id", t.output.clone()),
         ("type", t.kind.clone()),
         ("sub_type", "x".to_string()),
         // The global catalog's, the same for every tenant.
@@ -174,9 +188,18 @@ fn ids_of(t: &Tenant) -> BTreeMap<&'static str, String> {
 
 /// A body without what changes on every read (presigned URLs carry their expiry).
 fn stable(mut v: Value) -> Value {
-    if let Some(o) = v.as_object_mut() {
-        o.remove("segments_url");
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(o) => {
+                o.remove("segments_url");
+                o.remove("download");
+                o.values_mut().for_each(strip);
+            }
+            Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
     }
+    strip(&mut v);
     v
 }
 
@@ -211,6 +234,7 @@ async fn tenant_matrix_all_routes() {
         a.team_name.clone(),
         a.transcript.clone(),
         a.kind.clone(),
+        a.output.clone(),
         "Secret plans of a".to_string(),
         "a launch is on Friday".to_string(),
     ];
@@ -380,6 +404,10 @@ async fn bfla_roles() {
         (
             "transcript_id",
             "99999999-9999-4999-8999-999999999999".to_string(),
+        ),
+        (
+            "output_id",
+            "99999999-9999-4999-8999-999999999998".to_string(),
         ),
         ("type", "ghost".to_string()),
         ("sub_type", "ghost".to_string()),

@@ -27,6 +27,8 @@ fn app(dir: &tempfile::TempDir) -> axum::Router {
         files: Arc::new(store.files("http://127.0.0.1:9")),
         clock: Arc::new(SystemClock),
         ids: Arc::new(recap_domain::clock::SystemIds),
+        generate: Arc::new(store.queue(recap_embedded::QueueConfig::new("generate"))),
+        models: Arc::new(recap_domain::generation::NoProviders),
         tokens: Some(Arc::new(LocalTokens::new(SECRET))),
     })
 }
@@ -215,6 +217,8 @@ async fn api_gateway_claims_from_a_real_event_give_the_same_caller() {
         files: Arc::new(store.files("http://127.0.0.1:9")),
         clock: Arc::new(SystemClock),
         ids: Arc::new(recap_domain::clock::SystemIds),
+        generate: Arc::new(store.queue(recap_embedded::QueueConfig::new("generate"))),
+        models: Arc::new(recap_domain::generation::NoProviders),
         tokens: None,
     });
     let mut req = Request::get("/me").body(Body::empty()).unwrap();

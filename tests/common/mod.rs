@@ -63,6 +63,27 @@ impl Stack {
         self
     }
 
+    /// Model providers of its own (fakes).
+    pub fn with_models(
+        mut self,
+        models: Arc<dyn recap_domain::generation::ModelRegistry>,
+    ) -> Stack {
+        self.state.models = models;
+        self.app = router(self.state.clone());
+        self
+    }
+
+    pub fn generation(&self) -> recap_domain::generation::Ports<'_> {
+        recap_domain::generation::Ports {
+            records: self.state.records.as_ref(),
+            files: self.state.files.as_ref(),
+            queue: self.state.generate.as_ref(),
+            clock: self.state.clock.as_ref(),
+            ids: self.state.ids.as_ref(),
+            models: self.state.models.as_ref(),
+        }
+    }
+
     pub fn ports(&self) -> recap_domain::transcripts::Ports<'_> {
         recap_domain::transcripts::Ports {
             records: self.state.records.as_ref(),
@@ -77,6 +98,20 @@ impl Stack {
         let s = Stack::new();
         recap::seed(&s.state).await.unwrap();
         s
+    }
+
+    /// Runs the generate consumer until no job is waiting; answers how many it handled.
+    pub async fn drain_jobs(&self) -> usize {
+        let mut total = 0;
+        loop {
+            let n = recap::process_generate_jobs(&self.state, Duration::ZERO)
+                .await
+                .unwrap();
+            if n == 0 {
+                return total;
+            }
+            total += n;
+        }
     }
 
     /// Runs the upload trigger until no upload event is waiting; answers how many it handled.

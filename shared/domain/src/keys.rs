@@ -26,6 +26,9 @@
 //! | a user's ledger in a period          | gsi2 `{t}#USER#{u}#LEDGER` / `{time}#{charge}`, between | 1 Query a page |
 //! | a tenant's billing records, newest first | `{t}#BILLING` / `{id}` (v7), descending | 1 Query a page |
 //! | an idempotency key                   | `{t}#IDEMPOTENCY` / `{key}`                 | 1 GetItem   |
+//! | an output                            | `{t}#OUTPUT#{id}` / `META`                  | 1 GetItem   |
+//! | a transcript's outputs, newest first | gsi1 `{t}#TRANSCRIPT#{tr}#OUTPUTS` / `{id}`, descending | 1 Query a page |
+//! | a tenant's outputs, newest first     | gsi2 `{t}#OUTPUTS` / `{id}`, descending     | 1 Query a page |
 //! | a user's subscription                | `{t}#USER#{u}` / `SUBSCRIPTION`             | 1 GetItem   |
 //! | a tier                               | `CATALOG#TIERS` / `{id}`                    | 1 GetItem   |
 //! | reconciliation: periods that ended   | gsi1 `SYSTEM#SUBSCRIPTIONS_DUE` / `{period end}#{t}#{u}`, up to now | 1 Query a page |
@@ -211,6 +214,30 @@ pub fn reserved_job(
 
 pub fn balance_index(t: &TenantId, u: &UserId) -> Key {
     Key::new(BALANCES, format!("{t}#{u}"))
+}
+
+pub fn output(t: &TenantId, id: &crate::ids::OutputId) -> Key {
+    Key::new(format!("{t}#OUTPUT#{id}"), "META")
+}
+
+/// The gsi1 key that lists a transcript's outputs (ids are v7: by creation).
+pub fn outputs_of_transcript(t: &TenantId, tr: &TranscriptId, id: &crate::ids::OutputId) -> Key {
+    Key::new(format!("{t}#TRANSCRIPT#{tr}#OUTPUTS"), id.to_string())
+}
+
+/// The gsi2 key that lists a tenant's outputs.
+pub fn outputs_index(t: &TenantId, id: &crate::ids::OutputId) -> Key {
+    Key::new(tenant_pk(t, "OUTPUTS"), id.to_string())
+}
+
+/// A rendered file of an output: `{t}/outputs/{transcript}/{output}/{name}`.
+pub fn output_file(
+    t: &TenantId,
+    tr: &TranscriptId,
+    id: &crate::ids::OutputId,
+    name: &str,
+) -> crate::Result<FileKey> {
+    tenant_file(t, &format!("outputs/{tr}/{id}/{name}"))
 }
 
 pub fn catalog_pk(kind: &str) -> String {

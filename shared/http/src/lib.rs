@@ -8,6 +8,7 @@ mod billing;
 mod catalog;
 pub mod health;
 mod me;
+mod outputs;
 pub mod problem;
 mod roles;
 pub mod routes;
@@ -21,6 +22,8 @@ use std::sync::Arc;
 use axum::Router;
 use recap_domain::clock::{Clock, IdGen};
 use recap_domain::files::Files;
+use recap_domain::generation::ModelRegistry;
+use recap_domain::queue::Queue;
 use recap_domain::records::Records;
 
 pub use auth::{Authed, BearerTokens};
@@ -33,6 +36,10 @@ pub struct AppState {
     pub files: Arc<dyn Files>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGen>,
+    /// Where generation jobs go (the generate queue).
+    pub generate: Arc<dyn Queue>,
+    /// The model providers configured (none: only the offline provider).
+    pub models: Arc<dyn ModelRegistry>,
     /// Checks bearer tokens locally; `None` in Lambda, where the authorizer has checked them.
     pub tokens: Option<Arc<dyn BearerTokens>>,
 }
@@ -40,7 +47,7 @@ pub struct AppState {
 /// Every route of every group: what the local stack serves.
 pub fn router(state: AppState) -> Router {
     use routes::Group::*;
-    router_for(&[Teams, Transcripts, Billing, Catalog], state)
+    router_for(&[Teams, Transcripts, Billing, Catalog, Outputs], state)
 }
 
 /// The routes of some groups (one Lambda function serves one group), each behind its gate,

@@ -14,7 +14,7 @@ use recap_domain::ids::TeamId;
 use recap_domain::roles::Permission;
 
 use crate::auth::Authed;
-use crate::{ApiError, AppState, billing, catalog, me, roles, teams, transcripts, users};
+use crate::{ApiError, AppState, billing, catalog, me, outputs, roles, teams, transcripts, users};
 
 /// The Lambda function that serves a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +27,8 @@ pub enum Group {
     Billing,
     /// `functions/api-catalog`: providers, models with their prices, transcript types.
     Catalog,
+    /// `functions/api-outputs`: generation requests and outputs.
+    Outputs,
 }
 
 /// Whose data a route touches.
@@ -84,6 +86,10 @@ pub fn table() -> Vec<RouteSpec> {
     // Built-in and tenants' own transcript types: served with the catalog, tenant data.
     let typ = |method, path, need, example, handler| RouteSpec {
         group: Group::Catalog,
+        ..r(method, path, need, example, handler)
+    };
+    let out = |method, path, need, example, handler| RouteSpec {
+        group: Group::Outputs,
         ..r(method, path, need, example, handler)
     };
     let bill = |method, path, need, example, handler| RouteSpec {
@@ -283,6 +289,37 @@ pub fn table() -> Vec<RouteSpec> {
             anywhere(TranscriptsRead),
             None,
             || get(transcripts::quote),
+        ),
+        out(
+            Method::POST,
+            "/transcripts/{transcript_id}/outputs",
+            anywhere(OutputsGenerate),
+            Some(r#"{"output_types":["one_pager","anchors"]}"#),
+            || post(outputs::request),
+        ),
+        out(
+            Method::GET,
+            "/transcripts/{transcript_id}/outputs",
+            anywhere(OutputsRead),
+            None,
+            || get(outputs::of_transcript),
+        ),
+        out(Method::GET, "/outputs", anywhere(OutputsRead), None, || {
+            get(outputs::list)
+        }),
+        out(
+            Method::GET,
+            "/outputs/{output_id}",
+            anywhere(OutputsRead),
+            None,
+            || get(outputs::get_one),
+        ),
+        out(
+            Method::DELETE,
+            "/outputs/{output_id}",
+            anywhere(OutputsGenerate),
+            None,
+            || delete(outputs::delete),
         ),
         bill(Method::GET, "/credits", Need::Caller, None, || {
             get(billing::my_credits)

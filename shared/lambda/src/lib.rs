@@ -61,8 +61,9 @@ where
     .await
 }
 
-/// The whole of an API function: the state over DynamoDB and S3 (from `RECAP_TABLE` and
-/// `RECAP_BUCKET`), the routes of `groups`, served until the runtime stops.
+/// The whole of an API function: the state over DynamoDB, S3 and SQS (from `RECAP_TABLE`,
+/// `RECAP_BUCKET` and `RECAP_GENERATE_QUEUE_URL`), the routes of `groups`, served until the
+/// runtime stops.
 pub async fn serve_routes(groups: &[recap_http::routes::Group]) -> Result<(), Error> {
     use std::sync::Arc;
     recap_http::telemetry::init();
@@ -72,7 +73,72 @@ pub async fn serve_routes(groups: &[recap_http::routes::Group]) -> Result<(), Er
         files: Arc::new(recap_aws::S3Files::new(aws.s3(), &aws.bucket)),
         clock: Arc::new(recap_domain::clock::SystemClock),
         ids: Arc::new(recap_domain::clock::SystemIds),
+        generate: Arc::new(recap_aws::SqsQueue::new(aws.sqs(), &aws.generate_queue_url)),
+        // Provider clients (recap-ai) are wired with the generate function; until then only
+        // the offline provider answers.
+        models: Arc::new(recap_domain::generation::NoProviders),
         tokens: None,
     };
     serve(recap_http::router_for(groups, state)).await
+}
+
+/// An SQS batch as the Lambda runtime hands it over: the fields the consumers read.
+#[derive(Debug, serde::Deserialize)]
+pub struct SqsBatch {
+    #[serde(rename = "Records", default)]
+    pub records: Vec<SqsRecord>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct SqsRecord {
+    #[serde(rename = "messageId")]
+    pub message_id: String,
+    pub body: String,
+    #[serde(default)]
+    pub attributes: std::collections::HashMap<String, String>,
+}
+
+impl SqsRecord {
+    /// How many times SQS has delivered this message (`ApproximateReceiveCount`).
+    pub fn receive_count(&self) -> u32 {
+        self.attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1)
+    }
+}
+
+/// Runs `handler` on each record of an SQS batch and answers the partial batch response:
+/// only the records that failed are named, so SQS redelivers those and no others (the event
+/// source mapping has `ReportBatchItemFailures`). A batch that cannot be read fails whole.
+pub async fn sqs_batch<F, Fut>(
+    event: serde_json::Value,
+    handler: F,
+) -> Result<serde_json::Value, Error>
+where
+    F: Fn(SqsRecord) -> Fut,
+    Fut: std::future::Future<Output = Result<(), recap_domain::Error>>,
+{
+    let batch: SqsBatch = serde_json::from_value(event)?;
+    let mut failures = Vec::new();
+    for record in batch.records {
+        let id = record.message_id.clone();
+        if let Err(e) = handler(record).await {
+            tracing::error!(error = %e, message = %id, "a message failed; SQS delivers it again");
+            failures.push(serde_json::json!({ "itemIdentifier": id }));
+        }
+    }
+    Ok(serde_json::json!({ "batchItemFailures": failures }))
+}
+
+/// Serves a function whose answer is JSON (an SQS partial batch response).
+pub async fn serve_json<F, Fut>(handler: F) -> Result<(), Error>
+where
+    F: Fn(serde_json::Value) -> Fut,
+    Fut: std::future::Future<Output = Result<serde_json::Value, Error>>,
+{
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(
+        |event: lambda_http::LambdaEvent<serde_json::Value>| handler(event.payload),
+    ))
+    .await
 }

@@ -19,6 +19,8 @@ fn app(dir: &tempfile::TempDir) -> axum::Router {
             files: Arc::new(store.files("http://127.0.0.1:9")),
             clock: Arc::new(SystemClock),
             ids: Arc::new(SystemIds),
+            generate: Arc::new(store.queue(recap_embedded::QueueConfig::new("generate"))),
+            models: Arc::new(recap_domain::generation::NoProviders),
             tokens: None,
         },
     )
@@ -75,4 +77,32 @@ async fn an_event_without_authorizer_claims_is_401() {
         problem["type"],
         "https://recap.dev/problems/unauthenticated"
     );
+}
+
+#[tokio::test]
+async fn an_sqs_batch_reports_only_the_messages_that_failed() {
+    let event: Value =
+        serde_json::from_str(include_str!("../../../events/sqs-generate-batch.json")).unwrap();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let answer = recap_lambda::sqs_batch(event, |m| {
+        seen.lock()
+            .unwrap()
+            .push((m.body.clone(), m.receive_count()));
+        async move {
+            if m.body == "poison" {
+                Err(recap_domain::Error::validation("message", "not a job"))
+            } else {
+                Ok(())
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        answer,
+        serde_json::json!({"batchItemFailures": [{"itemIdentifier": "2e1424d4-f796-459a-8184-9c92662be6da"}]})
+    );
+    let seen = seen.into_inner().unwrap();
+    assert_eq!(seen.len(), 2, "every record handled");
+    assert_eq!(seen[1].1, 5, "ApproximateReceiveCount read");
 }

@@ -1,0 +1,180 @@
+//! Outputs: request generation, list, read (with the rendered files), delete.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use recap_domain::access::{Need, Scope, authorize};
+use recap_domain::files::Presigned;
+use recap_domain::generation::{self, Output, Ports};
+use recap_domain::ids::{OutputId, TranscriptId};
+use recap_domain::roles::Permission;
+use recap_domain::transcripts;
+use serde::{Deserialize, Serialize};
+
+use crate::api::{Allowed, JsonBody, ListPage, ListParams, QueryParams, path_id};
+use crate::{ApiError, AppState};
+
+pub(crate) fn ports(s: &AppState) -> Ports<'_> {
+    Ports {
+        records: s.records.as_ref(),
+        files: s.files.as_ref(),
+        queue: s.generate.as_ref(),
+        clock: s.clock.as_ref(),
+        ids: s.ids.as_ref(),
+        models: s.models.as_ref(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OutputsRequest {
+    output_types: Vec<String>,
+    /// `provider/model`; the offline provider when left out.
+    model: Option<String>,
+}
+
+/// Reserves credits and queues one job per output type: 202 with the outputs.
+pub(crate) async fn request(
+    State(s): State<AppState>,
+    Allowed(a): Allowed,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<OutputsRequest>,
+) -> Result<(StatusCode, Json<ListPage<Output>>), ApiError> {
+    let id = path_id(TranscriptId::parse, &id, "transcript")?;
+    let items = generation::request(
+        ports(&s),
+        &a,
+        &id,
+        &body.output_types,
+        body.model.as_deref(),
+    )
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json((items, None).into())))
+}
+
+pub(crate) async fn of_transcript(
+    State(s): State<AppState>,
+    Allowed(a): Allowed,
+    Path(id): Path<String>,
+    QueryParams(p): QueryParams<ListParams>,
+) -> Result<Json<ListPage<Output>>, ApiError> {
+    let id = path_id(TranscriptId::parse, &id, "transcript")?;
+    transcripts::get_for(s.records.as_ref(), &a, &id, Permission::OutputsRead).await?;
+    let page = generation::list(
+        s.records.as_ref(),
+        &a.caller.tenant,
+        Some(&id),
+        p.limit()?,
+        p.cursor,
+    )
+    .await?;
+    Ok(Json(page.into()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OutputListParams {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// The tenant's outputs, newest first; `?type=` keeps one output type (filtered per page).
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    Allowed(a): Allowed,
+    QueryParams(q): QueryParams<OutputListParams>,
+) -> Result<Json<ListPage<Output>>, ApiError> {
+    let page = ListParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    let (items, next) = generation::list(
+        s.records.as_ref(),
+        &a.caller.tenant,
+        None,
+        page.limit()?,
+        page.cursor,
+    )
+    .await?;
+    let items = items
+        .into_iter()
+        .filter(|o| q.kind.as_deref().is_none_or(|k| o.output_type == k))
+        .filter(|o| {
+            a.permissions_in(o.team.as_ref())
+                .contains(Permission::OutputsRead)
+        })
+        .collect();
+    Ok(Json(ListPage {
+        items,
+        next_cursor: next,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct RenderedFile {
+    name: String,
+    content_type: String,
+    /// The file itself, for text files up to 256 KiB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<String>,
+    download: Presigned,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct OutputView {
+    #[serde(flatten)]
+    output: Output,
+    rendered: Vec<RenderedFile>,
+}
+
+const INLINE_LIMIT: u64 = 256 * 1024;
+
+pub(crate) async fn get_one(
+    State(s): State<AppState>,
+    Allowed(a): Allowed,
+    Path(id): Path<String>,
+) -> Result<Json<OutputView>, ApiError> {
+    let id = path_id(OutputId::parse, &id, "output")?;
+    let o = generation::get(s.records.as_ref(), &a.caller.tenant, &id).await?;
+    authorize(
+        &a,
+        Need::Permission(Permission::OutputsRead, Scope::Team),
+        o.team.as_ref(),
+    )?;
+    let mut rendered = Vec::new();
+    for f in &o.files {
+        let content = match s.files.head(&f.key).await? {
+            Some(m) if m.size <= INLINE_LIMIT => s
+                .files
+                .get(&f.key)
+                .await?
+                .and_then(|(b, _)| String::from_utf8(b).ok()),
+            _ => None,
+        };
+        rendered.push(RenderedFile {
+            name: f.name.clone(),
+            content_type: f.content_type.clone(),
+            content,
+            download: s
+                .files
+                .presign_get(&f.key, std::time::Duration::from_secs(15 * 60))
+                .await?,
+        });
+    }
+    Ok(Json(OutputView {
+        output: o,
+        rendered,
+    }))
+}
+
+pub(crate) async fn delete(
+    State(s): State<AppState>,
+    Allowed(a): Allowed,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = path_id(OutputId::parse, &id, "output")?;
+    generation::delete(ports(&s), &a, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
