@@ -119,13 +119,33 @@ fn words(text: &str) -> impl Iterator<Item = String> + '_ {
         .filter(|w| w.chars().count() > 2 && !STOP.contains(&w.as_str()))
 }
 
+/// Words in more than a quarter of the segments carry little, whatever the language ("que",
+/// "the"): they are left out of scores and titles.
+fn common_words(segments: &[Segment]) -> BTreeSet<String> {
+    let mut df: BTreeMap<String, usize> = BTreeMap::new();
+    for s in segments {
+        let unique: BTreeSet<String> = words(&s.text).collect();
+        for w in unique {
+            *df.entry(w).or_default() += 1;
+        }
+    }
+    let limit = (segments.len() / 4).max(3);
+    df.into_iter()
+        .filter(|(_, n)| *n > limit)
+        .map(|(w, _)| w)
+        .collect()
+}
+
 /// Scores segments by how much of what the whole transcript talks about they carry: the sum of
 /// their content words' frequencies, over the square root of their length (so long rambles
 /// do not win by size alone). Deterministic; ties go to the earlier segment.
 pub fn rank(segments: &[Segment]) -> Vec<usize> {
+    let common = common_words(segments);
+    let content =
+        |text: &str| -> Vec<String> { words(text).filter(|w| !common.contains(w)).collect() };
     let mut freq: BTreeMap<String, u64> = BTreeMap::new();
     for s in segments {
-        for w in words(&s.text) {
+        for w in content(&s.text) {
             *freq.entry(w).or_default() += 1;
         }
     }
@@ -133,7 +153,7 @@ pub fn rank(segments: &[Segment]) -> Vec<usize> {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let ws: Vec<String> = words(&s.text).collect();
+            let ws = content(&s.text);
             let sum: u64 = ws.iter().map(|w| freq.get(w).copied().unwrap_or(0)).sum();
             // Integer score: sum × 1000 / ceil(sqrt(len)).
             let len = ws.len().max(1) as u64;
@@ -233,7 +253,7 @@ pub fn offline(kind: &str, title: &str, t: &Normalized) -> Option<Value> {
                     let ranked = rank(chunk);
                     let mut picked: Vec<usize> = ranked.into_iter().take(3).collect();
                     picked.sort_unstable();
-                    let heading = keywords(chunk, 3).join(", ");
+                    let heading = keywords(chunk, segs, 3).join(", ");
                     json!({
                         "title": if heading.is_empty() { "Discussion".to_string() } else { capitalize(&heading) },
                         "bullets": picked.iter().map(|&i| item(&chunk[i], 140)).collect::<Vec<_>>(),
@@ -249,7 +269,7 @@ pub fn offline(kind: &str, title: &str, t: &Normalized) -> Option<Value> {
             let chapters = chapter_starts(t)
                 .into_iter()
                 .map(|(start, end)| {
-                    let words = keywords(&segs[start..end], 3).join(", ");
+                    let words = keywords(&segs[start..end], segs, 3).join(", ");
                     json!({"title": if words.is_empty() { "Chapter".to_string() } else { capitalize(&words) }, "segment": segs[start].id})
                 })
                 .collect::<Vec<_>>();
@@ -267,15 +287,31 @@ fn capitalize(s: &str) -> String {
     }
 }
 
-/// The most frequent content words of some segments.
-fn keywords(segments: &[Segment], n: usize) -> Vec<String> {
-    let mut freq: BTreeMap<String, u64> = BTreeMap::new();
-    for s in segments {
-        for w in words(&s.text) {
-            *freq.entry(w).or_default() += 1;
+/// The words that set some segments apart from the whole transcript: frequent here, rare
+/// elsewhere (term frequency over document frequency).
+fn keywords(part: &[Segment], all: &[Segment], n: usize) -> Vec<String> {
+    let common = common_words(all);
+    let mut df: BTreeMap<String, u64> = BTreeMap::new();
+    for s in all {
+        let unique: BTreeSet<String> = words(&s.text).collect();
+        for w in unique {
+            *df.entry(w).or_default() += 1;
         }
     }
-    let mut v: Vec<(String, u64)> = freq.into_iter().collect();
+    let mut tf: BTreeMap<String, u64> = BTreeMap::new();
+    for s in part {
+        for w in words(&s.text).filter(|w| !common.contains(w)) {
+            *tf.entry(w).or_default() += 1;
+        }
+    }
+    let mut v: Vec<(String, u64)> = tf
+        .into_iter()
+        .filter(|(_, c)| *c >= 2)
+        .map(|(w, c)| {
+            let d = df.get(&w).copied().unwrap_or(1).max(1);
+            (w, c * 1000 / d)
+        })
+        .collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     v.into_iter().take(n).map(|(w, _)| w).collect()
 }
