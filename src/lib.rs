@@ -98,6 +98,20 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The model providers whose keys the environment holds (`OPENAI_API_KEY`,
+/// `ANTHROPIC_API_KEY`, `GEMINI_API_KEY`, `RECAP_OPENAI_COMPATIBLE_BASE_URL`…), by catalog
+/// provider id. With none, only the offline provider answers.
+pub async fn model_registry(
+    records: &dyn recap_domain::records::Records,
+) -> anyhow::Result<recap_ai::CatalogModels> {
+    let config = recap_ai::ProviderConfig::from_env().context("reading the provider settings")?;
+    let providers =
+        recap_ai::Providers::from_config(&config).context("building the provider clients")?;
+    let catalog = recap_domain::catalog::providers(records).await?;
+    tracing::info!(?providers, "model providers");
+    Ok(providers.for_catalog(&catalog))
+}
+
 /// How often `recap serve` reconciles.
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(60);
 
@@ -211,11 +225,9 @@ impl Server {
         let tokens = Arc::new(local_tokens(config.jwt_secret.as_deref(), || {
             Ok(store.secret().to_vec())
         })?);
-        let (state, uploads) = local_state(&store, url.clone(), tokens.clone());
-        recap_domain::transcript_types::seed(state.records.as_ref())
-            .await
-            .context("seeding the catalog")?;
+        let (mut state, uploads) = local_state(&store, url.clone(), tokens.clone());
         seed(&state).await?;
+        state.models = Arc::new(model_registry(state.records.as_ref()).await?);
         // The presigned URLs' server: its puts announce uploads like the handlers' own.
         let app = recap_http::router(state.clone())
             .merge(files_router(announcing_files(&store, url.clone())));

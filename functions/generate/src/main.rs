@@ -4,7 +4,7 @@
 //! is released. Needs `RECAP_TABLE`, `RECAP_BUCKET` and `RECAP_GENERATE_QUEUE_URL`.
 
 use recap_domain::clock::{SystemClock, SystemIds};
-use recap_domain::generation::{self, NoProviders, Ports};
+use recap_domain::generation::{self, Ports};
 
 /// The queue's `maxReceiveCount` (infra/template.yaml).
 const MAX_RECEIVES: u32 = 5;
@@ -16,14 +16,17 @@ async fn main() -> Result<(), recap_lambda::Error> {
     let records = recap_aws::DynamoRecords::new(aws.dynamodb(), &aws.table);
     let files = recap_aws::S3Files::new(aws.s3(), &aws.bucket);
     let queue = recap_aws::SqsQueue::new(aws.sqs(), &aws.generate_queue_url);
+    // Keys from the environment (SSM/Secrets Manager parameter names: see shared/ai/README.md).
+    let config = recap_ai::ProviderConfig::from_env()?;
+    let catalog = recap_domain::catalog::providers(&records).await?;
+    let models = recap_ai::Providers::from_config(&config)?.for_catalog(&catalog);
     let ports = Ports {
         records: &records,
         files: &files,
         queue: &queue,
         clock: &SystemClock,
         ids: &SystemIds,
-        // Provider clients (recap-ai) plug in here; without them only the offline provider answers.
-        models: &NoProviders,
+        models: &models,
     };
     recap_lambda::serve_json(|event| {
         recap_lambda::sqs_batch(event, move |m| async move {
