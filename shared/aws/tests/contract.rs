@@ -50,9 +50,13 @@ impl Backend for Emulator {
         let timeouts = aws_config::timeout::TimeoutConfig::builder()
             .connect_timeout(std::time::Duration::from_secs(60))
             .build();
+        // moto also drops a connection now and then under load ("connection reset by peer"):
+        // the SDK retries those, and every use case here is safe to repeat.
+        let retries = aws_config::retry::RetryConfig::standard().with_max_attempts(10);
         let client = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&self.config.sdk)
                 .timeout_config(timeouts)
+                .retry_config(retries)
                 .build(),
         );
         let table = name("recap");
