@@ -57,6 +57,10 @@ impl Backend for Emulator {
             aws_sdk_dynamodb::config::Builder::from(&self.config.sdk)
                 .timeout_config(timeouts)
                 .retry_config(retries)
+                // A request waiting its turn in moto reads nothing for seconds: not a stall.
+                .stalled_stream_protection(
+                    aws_sdk_dynamodb::config::StalledStreamProtectionConfig::disabled(),
+                )
                 .build(),
         );
         let table = name("recap");
