@@ -1,5 +1,6 @@
 //! Drafts (segments as read) to the normalized [`Transcript`]: order, repairs, ids, speakers.
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use crate::input::Diag;
 use crate::model::{Format, Mode, ParseError, Segment, Speaker, Transcript, WarningKind};
@@ -9,8 +10,8 @@ use crate::model::{Format, Mode, ParseError, Segment, Speaker, Transcript, Warni
 pub(crate) struct Draft {
     pub start_ms: u64,
     pub end_ms: u64,
-    /// The speaker's name as found.
-    pub speaker: Option<String>,
+    /// The speaker's name as found (shared by the drafts of one speaker when the parser can).
+    pub speaker: Option<Rc<str>>,
     pub text: String,
     pub line: Option<u32>,
     /// Already reported and dropped (e.g. a rolling-caption duplicate).
@@ -27,19 +28,101 @@ pub(crate) struct Finish {
 
 /// The id of the segment at `index` (0-based): `s0001`…
 pub(crate) fn segment_id(index: usize) -> String {
-    let n = index + 1;
-    let mut digits = [0u8; 20];
-    let mut len = 0;
-    let mut v = n;
-    while v > 0 || len < 4 {
-        digits[len] = b'0' + (v % 10) as u8;
-        v /= 10;
-        len += 1;
+    let mut ids = Ids::starting_at(index);
+    ids.next_id()
+}
+
+/// Segment ids in order, without a division per id: the digits are counted up in place.
+struct Ids {
+    /// `s` and the digits of the last id given (at least four).
+    buf: [u8; 24],
+    len: usize,
+}
+
+impl Ids {
+    /// The first [`Ids::next_id`] is the id of the segment at `index`.
+    fn starting_at(index: usize) -> Self {
+        let mut digits = [0u8; 20];
+        let mut len = 0;
+        let mut v = index;
+        while v > 0 || len < 4 {
+            digits[len] = b'0' + (v % 10) as u8;
+            v /= 10;
+            len += 1;
+        }
+        let mut buf = [0u8; 24];
+        buf[0] = b's';
+        for (k, &d) in digits[..len].iter().rev().enumerate() {
+            buf[1 + k] = d;
+        }
+        Ids { buf, len: len + 1 }
     }
-    let mut id = String::with_capacity(len + 1);
-    id.push('s');
-    id.extend(digits[..len].iter().rev().map(|&d| d as char));
-    id
+
+    fn next_id(&mut self) -> String {
+        let mut k = self.len - 1;
+        loop {
+            if self.buf[k] < b'9' {
+                self.buf[k] += 1;
+                break;
+            }
+            self.buf[k] = b'0';
+            if k == 1 {
+                // 9…9 + 1: one more digit.
+                self.buf[1] = b'1';
+                self.buf[self.len] = b'0';
+                self.len += 1;
+                break;
+            }
+            k -= 1;
+        }
+        std::str::from_utf8(&self.buf[..self.len])
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+/// Speaker ids by name: a scan of the few speakers most files have (by pointer first: drafts
+/// of one speaker often share their name), a map past that.
+#[derive(Default)]
+struct SpeakerIds {
+    speakers: Vec<Speaker>,
+    names: Vec<Rc<str>>,
+    by_name: HashMap<Rc<str>, usize>,
+}
+
+impl SpeakerIds {
+    const SCAN: usize = 16;
+
+    fn id_of(&mut self, name: Rc<str>) -> String {
+        let found = if self.names.len() <= Self::SCAN {
+            self.names
+                .iter()
+                .position(|n| Rc::ptr_eq(n, &name))
+                .or_else(|| self.names.iter().position(|n| *n == name))
+        } else {
+            self.by_name.get(&name).copied()
+        };
+        if let Some(k) = found {
+            return self.speakers[k].id.clone();
+        }
+        let id = format!("spk_{}", self.speakers.len() + 1);
+        self.speakers.push(Speaker {
+            id: id.clone(),
+            name: name.to_string(),
+        });
+        self.names.push(name);
+        if self.names.len() > Self::SCAN {
+            if self.by_name.is_empty() {
+                for (k, n) in self.names.iter().enumerate() {
+                    self.by_name.insert(n.clone(), k);
+                }
+            } else {
+                let k = self.names.len() - 1;
+                self.by_name.insert(self.names[k].clone(), k);
+            }
+        }
+        id
+    }
 }
 
 pub(crate) fn finish(
@@ -47,6 +130,81 @@ pub(crate) fn finish(
     mut drafts: Vec<Draft>,
     mut diag: Diag,
 ) -> Result<Transcript, ParseError> {
+    // Most files need none of the repairs below: one look at every draft says so.
+    let mut prev_start = 0;
+    let simple = drafts.iter().all(|d| {
+        let ok = !d.dropped && d.end_ms >= d.start_ms && d.start_ms >= prev_start;
+        prev_start = d.start_ms;
+        ok
+    });
+    // The drafts to keep, in order (`None`: all, as they are).
+    let live = (!simple).then(|| repair(&mut drafts, &mut diag));
+
+    let mut segments = Vec::with_capacity(live.as_ref().map_or(drafts.len(), Vec::len));
+    let mut speakers = SpeakerIds::default();
+    // Which segment each draft became, for warnings about a draft (only when there are some).
+    let mut segment_of: Vec<Option<usize>> = Vec::new();
+    if diag.notes.iter().any(|n| n.cue.is_some()) {
+        segment_of = vec![None; drafts.len()];
+    }
+    let mut ids = Ids::starting_at(0);
+    let mut end_max = 0u64;
+    let mut add = |i: usize, d: Draft| {
+        if d.text.is_empty() {
+            diag.warn(
+                WarningKind::EmptySegment,
+                d.line,
+                "a segment with no text (after removing markup) was dropped",
+            );
+            return;
+        }
+        let speaker = d.speaker.map(|name| speakers.id_of(name));
+        end_max = end_max.max(d.end_ms);
+        if let Some(slot) = segment_of.get_mut(i) {
+            *slot = Some(segments.len());
+        }
+        segments.push(Segment {
+            id: ids.next_id(),
+            start_ms: d.start_ms,
+            end_ms: d.end_ms,
+            speaker,
+            text: d.text,
+        });
+    };
+    match live {
+        None => drafts.into_iter().enumerate().for_each(|(i, d)| add(i, d)),
+        Some(live) => {
+            for i in live {
+                add(i, std::mem::take(&mut drafts[i]));
+            }
+        }
+    }
+
+    diag.notes.sort_by_key(|n| n.line.unwrap_or(u32::MAX));
+    if f.mode == Mode::Strict
+        && let Some(n) = diag.notes.iter().find(|n| n.kind.is_repair())
+    {
+        return Err(ParseError::Invalid {
+            line: n.line,
+            message: n.message.clone(),
+        });
+    }
+    if segments.is_empty() {
+        return Err(ParseError::NoCues(f.format));
+    }
+    let warnings = diag.into_warnings(|cue| segment_of.get(cue).copied().flatten().map(segment_id));
+    Ok(Transcript {
+        format: f.format,
+        segments,
+        speakers: speakers.speakers,
+        duration_ms: end_max.max(f.media_duration_ms.unwrap_or(0)),
+        language: f.language.filter(|l| !l.is_empty()),
+        warnings,
+    })
+}
+
+/// Drops, sorts and end repairs, with their warnings: the drafts to keep, in order.
+fn repair(drafts: &mut [Draft], diag: &mut Diag) -> Vec<usize> {
     // Out of order: sort by start (stable), once, with one warning at the first offender.
     let mut live: Vec<usize> = (0..drafts.len()).filter(|&i| !drafts[i].dropped).collect();
     let back = |w: &[usize]| drafts[w[1]].start_ms < drafts[w[0]].start_ms;
@@ -93,64 +251,5 @@ pub(crate) fn finish(
             drafts[i].end_ms = new_end;
         }
     }
-
-    let mut segments = Vec::with_capacity(live.len());
-    let mut speakers: Vec<Speaker> = Vec::new();
-    let mut speaker_ids: HashMap<String, String> = HashMap::new();
-    let mut segment_of: Vec<Option<usize>> = vec![None; drafts.len()];
-    let mut end_max = 0u64;
-    for i in live {
-        let d = std::mem::take(&mut drafts[i]);
-        if d.text.is_empty() {
-            diag.warn(
-                WarningKind::EmptySegment,
-                d.line,
-                "a segment with no text (after removing markup) was dropped",
-            );
-            continue;
-        }
-        let speaker = d.speaker.map(|name| {
-            if let Some(id) = speaker_ids.get(&name) {
-                return id.clone();
-            }
-            let id = format!("spk_{}", speakers.len() + 1);
-            speakers.push(Speaker {
-                id: id.clone(),
-                name: name.clone(),
-            });
-            speaker_ids.insert(name, id.clone());
-            id
-        });
-        end_max = end_max.max(d.end_ms);
-        segment_of[i] = Some(segments.len());
-        segments.push(Segment {
-            id: segment_id(segments.len()),
-            start_ms: d.start_ms,
-            end_ms: d.end_ms,
-            speaker,
-            text: d.text,
-        });
-    }
-
-    diag.notes.sort_by_key(|n| n.line.unwrap_or(u32::MAX));
-    if f.mode == Mode::Strict
-        && let Some(n) = diag.notes.iter().find(|n| n.kind.is_repair())
-    {
-        return Err(ParseError::Invalid {
-            line: n.line,
-            message: n.message.clone(),
-        });
-    }
-    if segments.is_empty() {
-        return Err(ParseError::NoCues(f.format));
-    }
-    let warnings = diag.into_warnings(|cue| segment_of.get(cue).copied().flatten().map(segment_id));
-    Ok(Transcript {
-        format: f.format,
-        segments,
-        speakers,
-        duration_ms: end_max.max(f.media_duration_ms.unwrap_or(0)),
-        language: f.language.filter(|l| !l.is_empty()),
-        warnings,
-    })
+    live
 }

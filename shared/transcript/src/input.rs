@@ -88,6 +88,11 @@ pub(crate) fn decode<'a>(bytes: &'a [u8], diag: &mut Diag) -> Cow<'a, str> {
 }
 
 fn utf8<'a>(bytes: &'a [u8], diag: &mut Diag) -> Cow<'a, str> {
+    // SIMD validation first (several times std's on large files); std's again only to locate
+    // the first bad byte.
+    if let Ok(s) = simdutf8::basic::from_utf8(bytes) {
+        return Cow::Borrowed(s);
+    }
     match std::str::from_utf8(bytes) {
         Ok(s) => Cow::Borrowed(s),
         Err(e) => {
@@ -153,6 +158,184 @@ pub(crate) fn split_lines(s: &str) -> Vec<&str> {
     lines
 }
 
+/// A line of [`split_marked`]: its text, whether it holds `-->` (a cue timing arrow), and
+/// whether its whitespace is regular: no tab, vertical tab or form feed, no two spaces in a
+/// row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Line<'a> {
+    pub text: &'a str,
+    pub arrow: bool,
+    pub regular: bool,
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Eight bytes from `s[i..]` (`i + 8 <= s.len()`), first byte lowest.
+#[inline(always)]
+pub(crate) fn word(s: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// High bit set in each byte of `v` that is zero. Exact up to the lowest set bit (a borrow can
+/// flag bytes above a zero byte), so only `trailing_zeros` of the result is to be trusted.
+#[inline(always)]
+pub(crate) fn zero_bytes(v: u64) -> u64 {
+    v.wrapping_sub(LO) & !v & HI
+}
+
+/// Like [`zero_bytes`], for bytes of `v` below `n` (`n <= 128`).
+#[inline(always)]
+pub(crate) fn bytes_below(v: u64, n: u8) -> u64 {
+    v.wrapping_sub(LO * u64::from(n)) & !v & HI
+}
+
+/// `b` repeated in each byte.
+#[inline(always)]
+pub(crate) const fn splat(b: u8) -> u64 {
+    LO * b as u64
+}
+
+/// The first index `>= i` of a byte below `' '` or of `>` in `s`, or `s.len()`.
+#[inline]
+fn find_line_mark(s: &[u8], mut i: usize) -> usize {
+    while i + 8 <= s.len() {
+        let w = word(s, i);
+        let m = bytes_below(w, b' ') | zero_bytes(w ^ splat(b'>'));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < s.len() && s[i] >= b' ' && s[i] != b'>' {
+        i += 1;
+    }
+    i
+}
+
+/// Finds two spaces in a row. `memmem` gives up its SIMD prefilter for a needle made of the
+/// most common byte; the packed-pair searcher does not.
+struct DoubleSpace {
+    #[cfg(target_arch = "x86_64")]
+    simd: Option<memchr::arch::x86_64::avx2::packedpair::Finder>,
+}
+
+impl DoubleSpace {
+    fn new() -> Self {
+        DoubleSpace {
+            #[cfg(target_arch = "x86_64")]
+            simd: memchr::arch::x86_64::avx2::packedpair::Finder::new(b"  "),
+        }
+    }
+
+    /// The index of the first `"  "` in `s[from..]`, or `usize::MAX`.
+    fn find(&self, s: &[u8], from: usize) -> usize {
+        let hay = &s[from..];
+        #[cfg(target_arch = "x86_64")]
+        let found = match &self.simd {
+            Some(f) if hay.len() >= f.min_haystack_len() => f.find(hay, b"  "),
+            _ => memchr::memmem::find(hay, b"  "),
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let found = memchr::memmem::find(hay, b"  ");
+        found.map_or(usize::MAX, |k| from + k)
+    }
+}
+
+/// Reads [`Line`]s one at a time, from any line start.
+pub(crate) struct LineReader<'a> {
+    s: &'a str,
+    double: DoubleSpace,
+    /// The first `"  "` at or after the last line read (`usize::MAX`: none).
+    next_double: usize,
+}
+
+impl<'a> LineReader<'a> {
+    pub fn new(s: &'a str) -> Self {
+        let double = DoubleSpace::new();
+        let next_double = double.find(s.as_bytes(), 0);
+        LineReader {
+            s,
+            double,
+            next_double,
+        }
+    }
+
+    pub fn text(&self) -> &'a str {
+        self.s
+    }
+
+    /// The line starting at `start` (`< s.len()`, after a line end), and where the next one
+    /// starts (`s.len()` after the last).
+    #[inline(always)]
+    pub fn line_at(&mut self, start: usize) -> (Line<'a>, usize) {
+        let bytes = self.s.as_bytes();
+        let mut arrow = false;
+        let mut whitespace = false;
+        let mut i = start;
+        let end = loop {
+            let end = find_line_mark(bytes, i);
+            if end == bytes.len() || matches!(bytes[end], b'\n' | b'\r') {
+                break end;
+            }
+            match bytes[end] {
+                b'>' => arrow |= end >= start + 2 && &bytes[end - 2..end] == b"--",
+                b'\t' | b'\x0B' | b'\x0C' => whitespace = true,
+                _ => {}
+            }
+            i = end + 1;
+        };
+        if self.next_double < start {
+            self.next_double = self.double.find(bytes, start);
+        }
+        let mut regular = !whitespace;
+        if self.next_double < end {
+            regular = false;
+            // Two spaces never straddle a line end: the next pair is past this line.
+            self.next_double = self.double.find(bytes, end);
+        }
+        let next = if end == bytes.len() {
+            end
+        } else if bytes[end] == b'\r' && bytes.get(end + 1) == Some(&b'\n') {
+            end + 2
+        } else {
+            end + 1
+        };
+        let line = Line {
+            text: &self.s[start..end],
+            arrow,
+            regular,
+        };
+        (line, next)
+    }
+}
+
+/// [`split_lines`], each line marked as [`Line`] says.
+pub(crate) fn split_marked(s: &str) -> Vec<Line<'_>> {
+    let mut lines = Vec::with_capacity(s.len() / 24 + 1);
+    let mut reader = LineReader::new(s);
+    let mut start = 0;
+    while start < s.len() {
+        let (line, next) = reader.line_at(start);
+        lines.push(line);
+        start = next;
+    }
+    lines
+}
+
+/// Where the line after the one ending at `e` starts, if a line ends at `e`.
+pub(crate) fn next_line(b: &[u8], e: usize) -> Option<usize> {
+    match b.get(e) {
+        None => Some(e),
+        Some(b'\n') => Some(e + 1),
+        Some(b'\r') if b.get(e + 1) == Some(&b'\n') => Some(e + 2),
+        Some(b'\r') => Some(e + 1),
+        Some(_) => None,
+    }
+}
+
 /// A line number for messages from a 0-based index.
 pub(crate) fn line_no(index: usize) -> Option<u32> {
     Some(u32::try_from(index + 1).unwrap_or(u32::MAX))
@@ -174,6 +357,66 @@ mod tests {
         assert_eq!(split_lines("a\n\n"), vec!["a", ""]);
         assert_eq!(split_lines("\n\r\n"), vec!["", ""]);
         assert!(split_lines("").is_empty());
+        for s in [
+            "a\r\nb\rc\nd",
+            "a\n",
+            "a\n\n",
+            "\n\r\n",
+            "",
+            "x --> y\n>-->\r-->\n->",
+            "--\n>",
+        ] {
+            let marked = split_marked(s);
+            let texts: Vec<&str> = marked.iter().map(|l| l.text).collect();
+            assert_eq!(texts, split_lines(s));
+            for l in marked {
+                assert_eq!(l.arrow, l.text.contains("-->"), "{:?}", l.text);
+            }
+        }
+        for (s, regular) in [
+            ("a b\n  c\rd\te\n f \n", vec![true, false, false, true]),
+            (
+                "x  \r\n\x0C\ny z w\n\nab  cd\x01",
+                vec![false, false, true, true, false],
+            ),
+            ("a\x01 b\x1F\n", vec![true]),
+            (
+                "abcdefg  h\nabcdefgh  \nabcdefghijklmno p\r\n  ",
+                vec![false, false, true, false],
+            ),
+            (
+                "a -->  b\nabcdefg \n01234567 \r\n\r\n",
+                vec![false, true, true, true],
+            ),
+        ] {
+            let marked: Vec<bool> = split_marked(s).iter().map(|l| l.regular).collect();
+            assert_eq!(marked, regular, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn regular_lines_are_regular() {
+        let alphabet = [
+            b' ', b' ', b'a', b'!', b'>', b'-', b'\n', b'\r', b'\t', 0x0B, 0x0C, 0x01, 0xC3, 0xA9,
+        ];
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 200) as usize;
+            let mut bytes = Vec::with_capacity(len);
+            let mut r = seed;
+            for _ in 0..len {
+                r = r.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                bytes.push(alphabet[(r >> 33) as usize % alphabet.len()]);
+            }
+            let s = String::from_utf8_lossy(&bytes);
+            for l in split_marked(&s) {
+                let regular = !l.text.contains(['\t', '\x0B', '\x0C']) && !l.text.contains("  ");
+                assert_eq!(l.regular, regular, "{:?}", l.text);
+            }
+        }
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! `SPEAKER_00`) are kept as written. Without utterances or segments, words are grouped: a new
 //! segment at a change of speaker, after a word that ends a sentence, after a pause of 1.5 s
 //! or more, or after 60 words.
+use std::rc::Rc;
+
 use serde_json::Value;
 
 use crate::build::{self, Draft, Finish};
@@ -157,7 +159,7 @@ impl Read<'_> {
         self.drafts.push(Draft {
             start_ms: start,
             end_ms: end,
-            speaker,
+            speaker: speaker.map(Rc::from),
             text: collapse(text),
             line: None,
             dropped: false,
@@ -173,7 +175,7 @@ impl Read<'_> {
             let split = match &cur {
                 None => true,
                 Some(d) => {
-                    d.speaker != w.speaker
+                    d.speaker.as_deref() != w.speaker.as_deref()
                         || last_text_ends
                         || w.start.saturating_sub(last_end) >= 1500
                         || count >= 60
@@ -186,7 +188,7 @@ impl Read<'_> {
                 cur = Some(Draft {
                     start_ms: w.start,
                     end_ms: w.end,
-                    speaker: w.speaker.clone(),
+                    speaker: w.speaker.as_deref().map(Rc::from),
                     ..Draft::default()
                 });
                 count = 0;

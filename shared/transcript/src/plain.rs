@@ -2,6 +2,8 @@
 //! Otter's `Name  0:15` line followed by the text. Lines that start no turn continue the
 //! current one. A turn without a timestamp starts where the one before started; a turn ends
 //! where the next later one starts (the last one ends where it starts).
+use std::rc::Rc;
+
 use crate::build::{self, Draft, Finish};
 use crate::input::{self, Diag};
 use crate::model::{Format, Mode, ParseError, Transcript, WarningKind};
@@ -110,7 +112,7 @@ pub(crate) fn parse(text: &str, mode: Mode, mut diag: Diag) -> Result<Transcript
                 let mut d = Draft {
                     start_ms: last_start,
                     end_ms: last_start,
-                    speaker: t.name.map(str::to_owned),
+                    speaker: t.name.map(Rc::from),
                     line: input::line_no(i),
                     ..Draft::default()
                 };

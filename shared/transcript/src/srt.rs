@@ -4,14 +4,15 @@
 //! (kept, as cdown/srt does), cue numbers without a timing line (dropped), text outside cues
 //! (dropped). Byte order marks and CR, LF or CRLF line ends are fine in both modes.
 use crate::build::{self, Finish};
-use crate::cues::{self, Cue};
-use crate::input::{self, Diag};
+use crate::cues::{BreakList, Cue, Drafter};
+use crate::input::{self, Diag, Line, LineReader};
 use crate::model::{Format, Mode, ParseError, Transcript, WarningKind};
 use crate::time;
 
 pub(crate) fn parse(text: &str, mode: Mode, mut diag: Diag) -> Result<Transcript, ParseError> {
-    let cues = cues(text, &mut diag);
-    let drafts = cues::to_drafts(&cues, true, mode, &mut diag);
+    let mut drafter = Drafter::new(text, true, mode);
+    read(text, &mut diag, &mut |cue| drafter.push(cue));
+    let drafts = drafter.finish(&mut diag);
     build::finish(
         Finish {
             format: Format::Srt,
@@ -28,17 +29,27 @@ fn blank(line: &str) -> bool {
     line.bytes().all(|b| b.is_ascii_whitespace())
 }
 
+/// A cue number: only ASCII digits (at most 19, so it fits), surrounding whitespace allowed.
 fn index_of(line: &str) -> Option<u64> {
-    let t = line.trim();
-    if t.is_empty() || t.len() > 19 || !t.bytes().all(|b| b.is_ascii_digit()) {
+    let b = line.as_bytes();
+    // Most lines start with a letter, and a cue number's ends are digits (nothing to trim).
+    let t = match (b.first(), b.last()) {
+        (Some(f), Some(l)) if f.is_ascii_digit() && l.is_ascii_digit() => b,
+        (Some(f), _) if f.is_ascii_alphabetic() => return None,
+        _ => line.trim().as_bytes(),
+    };
+    if t.is_empty() || t.len() > 19 {
         return None;
     }
-    t.parse().ok()
-}
-
-fn timing_like(line: &str) -> bool {
-    let b = line.as_bytes();
-    memchr::memchr_iter(b'>', b).any(|i| i >= 2 && &b[i - 2..i] == b"--")
+    let mut n = 0u64;
+    for &d in t {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        // 19 digits always fit in a u64.
+        n = n * 10 + u64::from(d - b'0');
+    }
+    Some(n)
 }
 
 fn short(line: &str) -> String {
@@ -50,52 +61,185 @@ fn short(line: &str) -> String {
 }
 
 struct Lines<'a, 'l> {
-    lines: &'l [&'a str],
+    lines: &'l [Line<'a>],
 }
 
 impl Lines<'_, '_> {
     /// A cue starts at `k`: a timing line, or a number and then a timing line.
     fn starts_cue(&self, k: usize) -> bool {
         let l = self.lines;
-        timing_like(l[k])
-            || (index_of(l[k]).is_some() && l.get(k + 1).is_some_and(|n| timing_like(n)))
+        l[k].arrow || (l.get(k + 1).is_some_and(|n| n.arrow) && index_of(l[k].text).is_some())
     }
 
     /// A cue number whose timing line is missing.
     fn index_without_timing(&self, k: usize) -> bool {
-        index_of(self.lines[k]).is_some() && !self.lines.get(k + 1).is_some_and(|n| timing_like(n))
+        !self.lines.get(k + 1).is_some_and(|n| n.arrow) && index_of(self.lines[k].text).is_some()
     }
 }
 
 pub(crate) fn cues<'a>(text: &'a str, diag: &mut Diag) -> Vec<Cue<'a>> {
-    let lines = input::split_lines(text);
+    let mut cues = Vec::new();
+    read(text, diag, &mut |cue| cues.push(cue));
+    cues
+}
+
+/// Reads the cues of `text` into `sink`, in order.
+fn read<'a>(text: &'a str, diag: &mut Diag, sink: &mut dyn FnMut(Cue<'a>)) {
+    let (pos, base, count) = usual_cues(text, sink);
+    if pos < text.len() {
+        other_cues(text, pos, base, count, sink, diag);
+    }
+}
+
+/// The first line at or after `p` (line `ln`) that is not empty: its start and index.
+fn first_full(b: &[u8], mut p: usize, mut ln: usize) -> Option<(usize, usize)> {
+    while p < b.len() {
+        match input::next_line(b, p) {
+            Some(next) => (p, ln) = (next, ln + 1),
+            None => return Some((p, ln)),
+        }
+    }
+    None
+}
+
+/// A usual cue's first two lines, from `p`: (number, start, end, settings, where its text
+/// starts). The number is 1 to 19 ASCII digits and nothing else; the timing line is
+/// [`time::srt_timing`]'s.
+type Header<'a> = (u64, u64, u64, &'a str, usize);
+
+fn usual_header<'a>(r: &mut LineReader<'a>, text: &'a str, p: usize) -> Option<Header<'a>> {
+    let b = text.as_bytes();
+    let mut e = p;
+    let mut index = 0u64;
+    while e < b.len() && b[e].is_ascii_digit() && e - p < 19 {
+        index = index * 10 + u64::from(b[e] - b'0');
+        e += 1;
+    }
+    if e == p {
+        return None;
+    }
+    // More than 19 digits, or something after them, is not a usual cue number.
+    let t = input::next_line(b, e)?;
+    if t >= b.len() {
+        return None;
+    }
+    // Most timing lines are the 29 bytes of the two stamps and the arrow.
+    if let Some(line) = b.get(t..t + 29)
+        && let Some(next) = input::next_line(b, t + 29)
+        && let Some((start, end)) = time::srt_stamps(line)
+    {
+        return Some((index, start, end, "", next));
+    }
+    let (timing, next) = r.line_at(t);
+    let (start, end, settings) = time::srt_timing(timing.text)?;
+    Some((index, start, end, settings, next))
+}
+
+/// The cues written the usual way, read without the line table of [`other_cues`]: a number, a
+/// standard timing line, text lines that do not start with whitespace or hold `-->`, empty
+/// lines, then the next such cue or the end. These are exactly the cues [`other_cues`] reads
+/// without a warning. Stops at the first cue that is not usual; returns its byte offset and
+/// 0-based line (`text.len()` when all were), and the number of cues read.
+fn usual_cues<'a>(text: &'a str, sink: &mut dyn FnMut(Cue<'a>)) -> (usize, usize, usize) {
+    let b = text.as_bytes();
+    let len = b.len();
+    let mut r = LineReader::new(text);
+    let mut count = 0;
+    let Some((mut pos, mut line)) = first_full(b, 0, 0) else {
+        return (len, 0, 0);
+    };
+    let Some(mut head) = usual_header(&mut r, text, pos) else {
+        return (pos, line, count);
+    };
+    loop {
+        let (index, start_ms, end_ms, settings, mut p) = head;
+        let mut ln = line + 2;
+        let mut span: Option<(usize, usize)> = None;
+        let mut regular = true;
+        let mut breaks = BreakList::new();
+        while p < len {
+            if let Some(next) = input::next_line(b, p) {
+                // An empty line ends the text.
+                (p, ln) = (next, ln + 1);
+                break;
+            }
+            let (l, next) = r.line_at(p);
+            if l.arrow || b[p].is_ascii_whitespace() {
+                return (pos, line, count);
+            }
+            if let Some((a, end)) = span {
+                breaks.push(end - a);
+            }
+            span = Some((span.map_or(p, |s| s.0), p + l.text.len()));
+            regular &= l.regular;
+            (p, ln) = (next, ln + 1);
+        }
+        let cue = Cue {
+            index: Some(index),
+            id: "",
+            start_ms,
+            end_ms,
+            settings,
+            text: span.map_or("", |(a, b)| &text[a..b]),
+            timing_line: line + 1,
+            regular,
+            breaks: breaks.done(),
+        };
+        let Some((p, ln)) = first_full(b, p, ln) else {
+            sink(cue);
+            return (len, ln, count + 1);
+        };
+        // The next cue must be usual too: only then is this one known to end here.
+        let Some(next_head) = usual_header(&mut r, text, p) else {
+            return (pos, line, count);
+        };
+        sink(cue);
+        count += 1;
+        (head, pos, line) = (next_head, p, ln);
+    }
+}
+
+/// The cues from byte `from` (a line start; `base` lines before it), line by line, with every
+/// repair lenient mode makes.
+fn other_cues<'a>(
+    text: &'a str,
+    from: usize,
+    base: usize,
+    mut count: usize,
+    sink: &mut dyn FnMut(Cue<'a>),
+    diag: &mut Diag,
+) {
+    let lines = input::split_marked(&text[from..]);
     let l = Lines { lines: &lines };
     let n = lines.len();
-    let mut cues = Vec::with_capacity(n / 4);
+    let line_no = |i: usize| input::line_no(base + i);
     let mut i = 0;
     while i < n {
-        if blank(lines[i]) {
+        if blank(lines[i].text) {
             i += 1;
             continue;
         }
-        let (index, t) = match index_of(lines[i]) {
-            Some(ix) if i + 1 < n && timing_like(lines[i + 1]) => (Some(ix), i + 1),
-            _ if timing_like(lines[i]) => (None, i),
+        let (index, t) = match index_of(lines[i].text) {
+            Some(ix) if i + 1 < n && lines[i + 1].arrow => (Some(ix), i + 1),
+            _ if lines[i].arrow => (None, i),
             ix => {
                 let mut j = i + 1;
-                while j < n && !blank(lines[j]) && !l.starts_cue(j) {
+                while j < n && !blank(lines[j].text) && !l.starts_cue(j) {
                     j += 1;
                 }
                 match ix {
                     Some(ix) => diag.warn(
                         WarningKind::InvalidTiming,
-                        input::line_no(i),
+                        line_no(i),
                         format!("cue {ix} has no timing line; its lines were dropped"),
                     ),
                     None => diag.warn(
                         WarningKind::OrphanText,
-                        input::line_no(i),
-                        format!("text outside any cue was dropped: `{}`", short(lines[i])),
+                        line_no(i),
+                        format!(
+                            "text outside any cue was dropped: `{}`",
+                            short(lines[i].text)
+                        ),
                     ),
                 }
                 i = j;
@@ -109,9 +253,9 @@ pub(crate) fn cues<'a>(text: &'a str, diag: &mut Diag) -> Vec<Cue<'a>> {
         let mut last = 0;
         let mut before_last: Option<usize> = None;
         while j < n {
-            if blank(lines[j]) {
+            if blank(lines[j].text) {
                 let mut k = j + 1;
-                while k < n && blank(lines[k]) {
+                while k < n && blank(lines[k].text) {
                     k += 1;
                 }
                 if k >= n || l.starts_cue(k) || l.index_without_timing(k) {
@@ -120,15 +264,15 @@ pub(crate) fn cues<'a>(text: &'a str, diag: &mut Diag) -> Vec<Cue<'a>> {
                 }
                 diag.warn(
                     WarningKind::TextAfterBlankLine,
-                    input::line_no(k),
+                    line_no(k),
                     "the text of a cue goes on after a blank line; kept in that cue",
                 );
                 j = k;
                 continue;
             }
-            if timing_like(lines[j]) && time::lenient_timing(lines[j]).is_some() {
+            if lines[j].arrow && time::lenient_timing(lines[j].text).is_some() {
                 let mut stop = j;
-                if first.is_some() && last + 1 == j && index_of(lines[last]).is_some() {
+                if first.is_some() && last + 1 == j && index_of(lines[last].text).is_some() {
                     stop = last;
                     match before_last {
                         Some(b) => last = b,
@@ -137,7 +281,7 @@ pub(crate) fn cues<'a>(text: &'a str, diag: &mut Diag) -> Vec<Cue<'a>> {
                 }
                 diag.warn(
                     WarningKind::MissingBlankLine,
-                    input::line_no(stop),
+                    line_no(stop),
                     "a cue starts without a blank line before it",
                 );
                 j = stop;
@@ -152,11 +296,11 @@ pub(crate) fn cues<'a>(text: &'a str, diag: &mut Diag) -> Vec<Cue<'a>> {
             j += 1;
         }
 
-        let line = lines[t];
+        let line = lines[t].text;
         let Some(timing) = time::lenient_timing(line) else {
             diag.warn(
                 WarningKind::InvalidTiming,
-                input::line_no(t),
+                line_no(t),
                 format!(
                     "the timing line `{}` cannot be read; its cue was dropped",
                     short(line)
@@ -165,11 +309,11 @@ pub(crate) fn cues<'a>(text: &'a str, diag: &mut Diag) -> Vec<Cue<'a>> {
             i = j;
             continue;
         };
-        let k = cues.len();
+        let k = count;
         if index.is_none() {
             diag.warn_cue(
                 WarningKind::MissingIndex,
-                input::line_no(t),
+                line_no(t),
                 k,
                 "a cue has no number before its timing line",
             );
@@ -178,7 +322,7 @@ pub(crate) fn cues<'a>(text: &'a str, diag: &mut Diag) -> Vec<Cue<'a>> {
             if !st.is_srt() {
                 diag.warn_cue(
                     WarningKind::NonstandardTimestamp,
-                    input::line_no(t),
+                    line_no(t),
                     k,
                     format!(
                         "the timing line `{}` has {}; read anyway",
@@ -189,24 +333,26 @@ pub(crate) fn cues<'a>(text: &'a str, diag: &mut Diag) -> Vec<Cue<'a>> {
                 break;
             }
         }
-        let text = match first {
+        let (text, regular) = match first {
             Some(a) => {
-                let from = input::offset_in(text, lines[a]);
-                let to = input::offset_in(text, lines[last]) + lines[last].len();
-                &text[from..to]
+                let from = input::offset_in(text, lines[a].text);
+                let to = input::offset_in(text, lines[last].text) + lines[last].text.len();
+                (&text[from..to], lines[a..=last].iter().all(|l| l.regular))
             }
-            None => "",
+            None => ("", true),
         };
-        cues.push(Cue {
+        count += 1;
+        sink(Cue {
             index,
             id: "",
             start_ms: timing.start.ms,
             end_ms: timing.end.ms,
             settings: timing.settings,
             text,
-            timing_line: t,
+            timing_line: base + t,
+            regular,
+            breaks: None,
         });
         i = j;
     }
-    cues
 }

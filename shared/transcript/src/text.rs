@@ -5,6 +5,8 @@
 //! dropped. Any other `<` is text: `2 < 3`, `I <3 you`, `<laughs>` stay as written. In SRT,
 //! ASS override codes left by converters (`{\an8}`) are removed too. Entities: the common
 //! named ones (see [`NAMED`]) and all numeric ones; an unknown name stays as written.
+use crate::cues::Breaks;
+use crate::input;
 
 /// Named character references decoded. Subtitle files use a handful; an unknown one is kept
 /// literally (HTML5 has 2,231; a table of them would be larger than this crate's parsers).
@@ -110,6 +112,124 @@ fn is_special(b: u8, srt_codes: bool) -> bool {
     SPECIAL[b as usize] && (b != b'{' || srt_codes)
 }
 
+/// What a reader may know of a cue text, to spare [`clean_cue`] some searching. Each is
+/// `false` / `None` when not known; none changes the result.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Hints {
+    /// The whitespace is regular: no tab, vertical tab or form feed, no two spaces in a row.
+    pub regular: bool,
+    /// The line ends.
+    pub breaks: Breaks,
+    /// The offset of the first `<`, `&` or (SRT) `{`, or the text's length when there is none.
+    pub first_markup: Option<usize>,
+}
+
+/// Finds the bytes [`clean_cue`] must look at, skipping the ones it keeps in its run as they
+/// are: plain bytes, and single spaces followed by a plain byte. Markup bytes (`<`, `&`, `{`)
+/// are found with `memchr`, whitespace a word at a time (or, in regular text, line ends with
+/// `memchr`).
+struct Skipper<'s> {
+    s: &'s [u8],
+    srt_codes: bool,
+    /// See [`Hints::regular`]: only markup and line ends need a look (and a space just before
+    /// them).
+    regular: bool,
+    /// The first markup byte at or after the last position asked about (`s.len()`: none).
+    markup: usize,
+    /// The same for `\n` and `\r`, when `regular`.
+    line_end: usize,
+    /// The line ends, when known.
+    breaks: Breaks,
+}
+
+impl<'s> Skipper<'s> {
+    fn new(s: &'s [u8], srt_codes: bool, hints: Hints) -> Self {
+        Skipper {
+            s,
+            srt_codes,
+            regular: hints.regular,
+            // 0 is "not known": no search starts there.
+            markup: hints.first_markup.unwrap_or(0),
+            line_end: 0,
+            breaks: hints.breaks,
+        }
+    }
+
+    /// The next index from `i` that needs a look (or, rarely, a plain byte), at most
+    /// `s.len()`. `s[i - 1]` must be in the run.
+    #[inline(always)]
+    fn skip(&mut self, i: usize) -> usize {
+        let s = self.s;
+        if self.markup < i {
+            let found = if self.srt_codes {
+                memchr::memchr3(b'<', b'&', b'{', &s[i..])
+            } else {
+                memchr::memchr2(b'<', b'&', &s[i..])
+            };
+            self.markup = found.map_or(s.len(), |k| i + k);
+        }
+        let mut limit = self.markup;
+        if self.regular {
+            if self.line_end < i {
+                self.line_end = match &self.breaks {
+                    Some(at) => at
+                        .iter()
+                        .map(|&b| b as usize)
+                        .find(|&b| b >= i)
+                        .map_or(s.len(), |b| b.min(s.len())),
+                    None => memchr::memchr2(b'\n', b'\r', &s[i..]).map_or(s.len(), |k| i + k),
+                };
+            }
+            limit = limit.min(self.line_end);
+            // Every space before `limit` is single and followed by a plain byte.
+            return if limit > i && s[limit - 1] == b' ' {
+                limit - 1
+            } else {
+                limit
+            };
+        }
+        let q = skip_spaced(s, i, limit);
+        // A space just before markup ends the run (the markup may be removed).
+        if q == limit && limit > i && s[limit - 1] == b' ' {
+            limit - 1
+        } else {
+            q
+        }
+    }
+}
+
+/// The first index in `i..limit` (`limit <= s.len()`) holding a byte below `' '` or a space
+/// followed by whitespace (or by nothing), else `limit`. A space at `limit - 1` is not looked
+/// at.
+#[inline]
+fn skip_spaced(s: &[u8], mut i: usize, limit: usize) -> usize {
+    while i < limit && i + 8 <= s.len() {
+        let w = input::word(s, i);
+        let blank = input::bytes_below(w, b'!');
+        if blank != 0 {
+            // Flags may be false above the lowest true one: that only stops early.
+            let last = s.get(i + 8).is_none_or(|&b| b <= b' ');
+            let after = (blank >> 8) | (u64::from(last) << 63);
+            let space = input::zero_bytes(w ^ input::splat(b' '));
+            let stop = input::bytes_below(w, b' ') | (space & after);
+            if stop != 0 {
+                return (i + (stop.trailing_zeros() / 8) as usize).min(limit);
+            }
+        }
+        i += 8;
+    }
+    while i < limit {
+        if s[i] > b' ' {
+            i += 1;
+        } else if s[i] == b' ' && s.get(i + 1).is_some_and(|&n| n > b' ') {
+            i += 2;
+        } else {
+            return i;
+        }
+    }
+    limit
+}
+
 /// Decodes the entity at `s[i] == b'&'`: (char, length in bytes).
 fn entity(s: &[u8], i: usize) -> Option<(char, usize)> {
     let rest = &s[i + 1..];
@@ -140,10 +260,10 @@ fn entity(s: &[u8], i: usize) -> Option<(char, usize)> {
     if end == 0 || rest.get(end) != Some(&b';') {
         return None;
     }
-    let name = std::str::from_utf8(&rest[..end]).ok()?;
+    let name = &rest[..end];
     NAMED
         .iter()
-        .find(|(n, _)| *n == name)
+        .find(|(n, _)| n.as_bytes() == name)
         .map(|&(_, c)| (c, end + 2))
 }
 
@@ -157,8 +277,21 @@ enum Tag<'a> {
     Timestamp,
 }
 
-/// The tag at `s[i] == b'<'`, and the index just past its `>`. `None` when the `<` is text.
-fn tag(s: &[u8], i: usize) -> Option<(Tag<'_>, usize)> {
+/// `<i>`, `<b>`, `<u>` or their closing tags (any case) at `s[i] == b'<'`: the index just past
+/// them. The most common tags, read as [`tag`] reads them, without its general look.
+#[inline]
+fn style_tag(s: &[u8], i: usize) -> Option<usize> {
+    let style = |c: u8| matches!(c | 0x20, b'i' | b'b' | b'u');
+    match (s.get(i + 1), s.get(i + 2), s.get(i + 3)) {
+        (Some(&c), Some(b'>'), _) if style(c) => Some(i + 3),
+        (Some(b'/'), Some(&c), Some(b'>')) if style(c) => Some(i + 4),
+        _ => None,
+    }
+}
+
+/// The tag at `raw[i] == '<'`, and the index just past its `>`. `None` when the `<` is text.
+fn tag(raw: &str, i: usize) -> Option<(Tag<'_>, usize)> {
+    let s = raw.as_bytes();
     let first = *s.get(i + 1)?;
     if first.is_ascii_digit() {
         let mut j = i + 1;
@@ -176,8 +309,10 @@ fn tag(s: &[u8], i: usize) -> Option<(Tag<'_>, usize)> {
     if j == name_start {
         return None;
     }
-    let name = std::str::from_utf8(&s[name_start..j]).ok()?;
-    let known = KNOWN_TAGS.iter().find(|k| k.eq_ignore_ascii_case(name))?;
+    let name = &s[name_start..j];
+    let known = KNOWN_TAGS
+        .iter()
+        .find(|k| k.as_bytes().eq_ignore_ascii_case(name))?;
     // The rest must be classes, attributes or an annotation on this line, then `>`.
     match s.get(j) {
         Some(b'>' | b'.' | b' ' | b'\t' | b'/') => {}
@@ -196,7 +331,8 @@ fn tag(s: &[u8], i: usize) -> Option<(Tag<'_>, usize)> {
         while a < k && !matches!(s[a], b' ' | b'\t') {
             a += 1;
         }
-        std::str::from_utf8(&s[a..k]).ok()
+        // `a` and `k` are at ASCII bytes (a space or tab, the end of the name, `>`).
+        Some(&raw[a..k])
     } else {
         None
     };
@@ -213,9 +349,50 @@ fn tag(s: &[u8], i: usize) -> Option<(Tag<'_>, usize)> {
 /// Cleans `raw` into `out` (cleared first). Returns the first voice (`<v Name>`) annotation,
 /// itself cleaned.
 pub(crate) fn clean_into(raw: &str, srt_codes: bool, out: &mut String) -> Option<String> {
+    let mut voice = None;
+    let _ = clean_cue(raw, srt_codes, Hints::default(), out, &mut |v| {
+        let name = voice_name(v);
+        let found = !name.is_empty();
+        if found {
+            voice = Some(name.into_owned());
+        }
+        found
+    });
+    voice
+}
+
+/// A voice annotation cleaned (as [`clean_into`] cleans text), usually without copying.
+pub(crate) fn voice_name(annotation: &str) -> std::borrow::Cow<'_, str> {
+    let t = annotation.trim_matches(|c: char| c.is_ascii() && is_space(c as u8));
+    let b = t.as_bytes();
+    // Only single spaces between other bytes, nothing to decode: cleaning changes nothing.
+    let plain = b.iter().enumerate().all(|(k, &c)| {
+        !is_special(c, false) || (c == b' ' && b.get(k + 1).is_some_and(|&n| !is_special(n, false)))
+    });
+    if plain {
+        return std::borrow::Cow::Borrowed(t);
+    }
+    let mut name = String::with_capacity(annotation.len());
+    clean_into(annotation, false, &mut name);
+    std::borrow::Cow::Owned(name)
+}
+
+/// [`clean_into`], told whether the whitespace of `raw` is regular: no tab, vertical tab or
+/// form feed, no two spaces in a row (see [`input::Line`]). The result is the same. Voice
+/// annotations are handed to `voice` (raw, in order) until it returns true (a name found).
+/// Returns whether some `<` of `raw` is followed by a digit (a timestamp tag, or text such as
+/// `<3`): every `<` is looked at here anyway.
+pub(crate) fn clean_cue<'r>(
+    raw: &'r str,
+    srt_codes: bool,
+    hints: Hints,
+    out: &mut String,
+    voice: &mut dyn FnMut(&'r str) -> bool,
+) -> bool {
     out.clear();
     let s = raw.as_bytes();
-    let mut voice: Option<String> = None;
+    let mut voice_found = false;
+    let mut digit_after_lt = false;
     let mut pending_space = false;
     let mut in_rt = false;
     let mut no_close_before = 0;
@@ -232,15 +409,16 @@ pub(crate) fn clean_into(raw: &str, srt_codes: bool, out: &mut String) -> Option
             }
         };
     }
+    let mut skipper = Skipper::new(s, srt_codes, hints);
     while i < s.len() {
         let b = s[i];
         if !is_special(b, srt_codes) {
-            i += 1;
+            i = skipper.skip(i + 1);
             continue;
         }
         // The common case, one space between words, stays inside the run.
         if b == b' ' && i > run && s.get(i + 1).is_some_and(|&n| !is_special(n, srt_codes)) {
-            i += 2;
+            i = skipper.skip(i + 2);
             continue;
         }
         if is_space(b) {
@@ -253,7 +431,14 @@ pub(crate) fn clean_into(raw: &str, srt_codes: bool, out: &mut String) -> Option
             }
             run = i;
         } else if b == b'<' {
-            match tag(s, i) {
+            digit_after_lt |= s.get(i + 1).is_some_and(u8::is_ascii_digit);
+            if let Some(next) = style_tag(s, i) {
+                flush!(i);
+                i = next;
+                run = i;
+                continue;
+            }
+            match tag(raw, i) {
                 Some((t, next)) => {
                     flush!(i);
                     if let Tag::Known {
@@ -268,14 +453,8 @@ pub(crate) fn clean_into(raw: &str, srt_codes: bool, out: &mut String) -> Option
                             ("br", _) => pending_space = true,
                             _ => {}
                         }
-                        if voice.is_none()
-                            && let Some(v) = v
-                        {
-                            let mut name = String::new();
-                            clean_into(v, false, &mut name);
-                            if !name.is_empty() {
-                                voice = Some(name);
-                            }
+                        if !voice_found && let Some(v) = v {
+                            voice_found = voice(v);
                         }
                     }
                     i = next;
@@ -284,7 +463,12 @@ pub(crate) fn clean_into(raw: &str, srt_codes: bool, out: &mut String) -> Option
                 None => i += 1,
             }
         } else if b == b'&' {
-            match entity(s, i) {
+            let decoded = if s.get(i..i + 5) == Some(b"&amp;".as_slice()) {
+                Some(('&', 5))
+            } else {
+                entity(s, i)
+            };
+            match decoded {
                 Some((c, len)) => {
                     flush!(i);
                     if !in_rt {
@@ -324,6 +508,10 @@ pub(crate) fn clean_into(raw: &str, srt_codes: bool, out: &mut String) -> Option
             match close {
                 Some(c) => {
                     flush!(i);
+                    // The only `<` this loop does not stop at are inside such codes.
+                    digit_after_lt |= s[i..=i + c]
+                        .windows(2)
+                        .any(|p| p[0] == b'<' && p[1].is_ascii_digit());
                     i += c + 1;
                     run = i;
                 }
@@ -337,7 +525,7 @@ pub(crate) fn clean_into(raw: &str, srt_codes: bool, out: &mut String) -> Option
         }
         out.push_str(&raw[run..]);
     }
-    voice
+    digit_after_lt
 }
 
 /// Convenience for one-off cleaning.
@@ -363,7 +551,13 @@ pub(crate) fn escape_vtt(out: &mut String, text: &str) {
 /// 5 words, at most 40 bytes, starts with a letter, and holds only letters, digits, spaces and
 /// `.'-_()`; the colon is followed by whitespace and some text.
 pub(crate) fn speaker_prefix(text: &str) -> Option<(&str, &str)> {
-    let colon = text.as_bytes().iter().take(41).position(|&b| b == b':')?;
+    let head = &text.as_bytes()[..text.len().min(41)];
+    // A word at a time: most texts have no colon this early (a call to memchr costs more).
+    let mut i = 0;
+    while i + 8 <= head.len() && input::zero_bytes(input::word(head, i) ^ input::splat(b':')) == 0 {
+        i += 8;
+    }
+    let colon = i + head[i..].iter().position(|&b| b == b':')?;
     let name = text[..colon].trim();
     let rest = &text[colon + 1..];
     if !rest.starts_with([' ', '\t']) || rest.trim().is_empty() {
@@ -421,6 +615,74 @@ mod tests {
         assert_eq!(t, "We are in New York");
         let (v, _) = clean("<v.loud Esme &amp; Co>Hi", false);
         assert_eq!(v.as_deref(), Some("Esme & Co"));
+    }
+
+    #[test]
+    fn style_tags_are_read_as_tags() {
+        for t in [
+            "<i>", "</i>", "<B>", "</U>", "<i.x>", "<ib>", "</i", "<i", "</>", "<I >",
+        ] {
+            let general = tag(t, 0).map(|(_, next)| next);
+            let fast = style_tag(t.as_bytes(), 0);
+            assert!(fast.is_none() || fast == general, "{t}");
+            if ["<i>", "</i>", "<B>", "</U>"].contains(&t) {
+                assert_eq!(fast, general, "{t}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_lt_digit_is_reported() {
+        let bits = [
+            "<", "1", "a", " ", "{\\", "}", "{", "<i>", "</i>", "\n", "&amp;", "<0", ">", "  ",
+        ];
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            let mut t = String::new();
+            for _ in 0..12 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                t.push_str(bits[(seed % bits.len() as u64) as usize]);
+            }
+            let want = t
+                .as_bytes()
+                .windows(2)
+                .any(|p| p[0] == b'<' && p[1].is_ascii_digit());
+            for (srt, regular) in [(true, false), (false, false), (true, true)] {
+                let regular = regular && !t.contains("  ");
+                let mut out = String::new();
+                let hints = Hints {
+                    regular,
+                    ..Hints::default()
+                };
+                let got = clean_cue(&t, srt, hints, &mut out, &mut |_| false);
+                assert_eq!(got, want, "{t:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn voice_names_are_cleaned_annotations() {
+        for a in [
+            " Alice Martin",
+            "Bob",
+            "  Bob  ",
+            "\tA\tB ",
+            "A  B",
+            "Esme &amp; Co",
+            " ",
+            "",
+            "&nbsp;",
+            "x\ny",
+            " é ",
+            "{\\an8}x",
+            "a &bogus; b",
+        ] {
+            let mut want = String::new();
+            clean_cue(a, false, Hints::default(), &mut want, &mut |_| false);
+            assert_eq!(voice_name(a), want, "{a:?}");
+        }
     }
 
     #[test]

@@ -29,8 +29,52 @@ fn hms(h: u64, m: u64, s: u64, ms: u64) -> Option<u64> {
         .checked_add(ms)
 }
 
+/// The common `HH:MM:SS` + `sep` + `mmm` at `s[pos..]`, not followed by a digit, as
+/// (hours, minutes, seconds, milliseconds). A shortcut only: `None` says nothing.
+#[inline]
+fn fixed_stamp(s: &[u8], pos: usize, sep: fn(u8) -> bool) -> Option<(u64, u64, u64, u64)> {
+    let b = s.get(pos..pos + 12)?;
+    if !sep(b[8]) || s.get(pos + 12).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    // `HH:MM:SS` and `?mmm` as words, one byte per character: digits become 0-9.
+    let mut hms = [0u8; 8];
+    hms.copy_from_slice(&b[..8]);
+    let t = u64::from_le_bytes(hms) ^ 0x3030_3030_3030_3030;
+    let mut frac = [0u8; 4];
+    frac.copy_from_slice(&b[8..]);
+    let f = u32::from_le_bytes(frac) ^ 0x3030_3000;
+    // Bytes 2 and 5 are `:` (0x3A ^ 0x30); the others digits (high nibble 0, low one <= 9).
+    const DIGITS: u64 = 0xFFFF_00FF_FF00_FFFF;
+    let digits_ok = |t: u64, mask: u64| {
+        t & 0xF0F0_F0F0_F0F0_F0F0 & mask == 0
+            && t.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0 & mask == 0
+    };
+    if t & !DIGITS != 0x0000_0A00_000A_0000
+        || !digits_ok(t, DIGITS)
+        || !digits_ok(u64::from(f), 0xFFFF_FF00)
+    {
+        return None;
+    }
+    let byte = |v: u64, k: u32| (v >> (8 * k)) & 0xFF;
+    let f = u64::from(f);
+    Some((
+        byte(t, 0) * 10 + byte(t, 1),
+        byte(t, 3) * 10 + byte(t, 4),
+        byte(t, 6) * 10 + byte(t, 7),
+        byte(f, 1) * 100 + byte(f, 2) * 10 + byte(f, 3),
+    ))
+}
+
 /// "Collect a WebVTT timestamp" (W3C WebVTT §6.1), in milliseconds.
 pub(crate) fn w3c_timestamp(s: &[u8], pos: &mut usize) -> Option<u64> {
+    if let Some((h, m, sec, ms)) = fixed_stamp(s, *pos, |b| b == b'.')
+        && m <= 59
+        && sec <= 59
+    {
+        *pos += 12;
+        return Some(h * 3_600_000 + m * 60_000 + sec * 1000 + ms);
+    }
     if *pos >= s.len() || !s[*pos].is_ascii_digit() {
         return None;
     }
@@ -110,6 +154,10 @@ impl Stamp {
 
 /// `[h+:]m+:s+[(.|,)f+]` with any digit counts; minutes and seconds may exceed 59.
 pub(crate) fn lenient_timestamp(s: &[u8], pos: &mut usize) -> Option<Stamp> {
+    if let Some(stamp) = fixed_lenient(s, *pos) {
+        *pos += 12;
+        return Some(stamp);
+    }
     if *pos >= s.len() || !s[*pos].is_ascii_digit() {
         return None;
     }
@@ -181,9 +229,65 @@ pub(crate) struct LenientTiming<'a> {
     pub settings: &'a str,
 }
 
+/// A [`fixed_stamp`] with a comma or dot, as [`lenient_timestamp`] reads it.
+#[inline]
+fn fixed_lenient(s: &[u8], pos: usize) -> Option<Stamp> {
+    let (h, m, sec, ms) = fixed_stamp(s, pos, |b| b == b'.' || b == b',')?;
+    Some(Stamp {
+        ms: h * 3_600_000 + m * 60_000 + sec * 1000 + ms,
+        hour_digits: 2,
+        minute_digits: 2,
+        second_digits: 2,
+        fraction_digits: 3,
+        separator: Some(s[pos + 8]),
+        in_range: m <= 59 && sec <= 59,
+    })
+}
+
+/// A timing line exactly as SRT writes it, `HH:MM:SS,mmm --> HH:MM:SS,mmm` (then whitespace and
+/// anything, or nothing): (start, end, settings). `Some` only where [`lenient_timing`] reads
+/// the line with both stamps [`Stamp::is_srt`].
+pub(crate) fn srt_timing(line: &str) -> Option<(u64, u64, &str)> {
+    let s = line.as_bytes();
+    if !s.get(29).is_none_or(|&b| is_ws(b)) {
+        return None;
+    }
+    let (start, end) = srt_stamps(s.get(..29)?)?;
+    Some((start, end, line[29..].trim()))
+}
+
+/// The two stamps of [`srt_timing`] from the first 29 bytes of its line.
+#[inline]
+pub(crate) fn srt_stamps(s: &[u8]) -> Option<(u64, u64)> {
+    if s.get(12..17) != Some(b" --> ".as_slice()) {
+        return None;
+    }
+    let (h, m, sec, ms) = fixed_stamp(s, 0, |b| b == b',')?;
+    let (h2, m2, sec2, ms2) = fixed_stamp(s, 17, |b| b == b',')?;
+    if m > 59 || sec > 59 || m2 > 59 || sec2 > 59 {
+        return None;
+    }
+    Some((
+        h * 3_600_000 + m * 60_000 + sec * 1000 + ms,
+        h2 * 3_600_000 + m2 * 60_000 + sec2 * 1000 + ms2,
+    ))
+}
+
 /// Reads `start --> end` leniently; the text after the end must be separated by whitespace.
 pub(crate) fn lenient_timing(line: &str) -> Option<LenientTiming<'_>> {
     let s = line.as_bytes();
+    // The usual `00:00:01,000 --> 00:00:02,000`, read as the loop below would read it.
+    if s.get(12..17) == Some(b" --> ".as_slice())
+        && s.get(29).is_none_or(|&b| is_ws(b))
+        && let Some(start) = fixed_lenient(s, 0)
+        && let Some(end) = fixed_lenient(s, 17)
+    {
+        return Some(LenientTiming {
+            start,
+            end,
+            settings: line[29..].trim(),
+        });
+    }
     let mut pos = 0;
     skip_ws(s, &mut pos);
     let start = lenient_timestamp(s, &mut pos)?;
@@ -302,6 +406,68 @@ mod tests {
         assert_eq!(w3c("00:60.000"), None);
         assert_eq!(w3c("00:00:01,000"), None);
         assert_eq!(w3c("99999999999999999999:00:00.000"), None);
+    }
+
+    #[test]
+    fn fixed_stamps_agree_with_the_general_readers() {
+        let forms = [
+            "00:00:01.000",
+            "12:34:56,789",
+            "99:59:59.999",
+            "00:60:00.000",
+            "00:00:60,000",
+            "0a:00:00.000",
+            "00:00:00.0000",
+            "00:00:00.00",
+            "00;00:00.000",
+            "00:00:00:000",
+            "/0:00:00.000",
+            ":0:00:00.000",
+            "00:00:00.00:",
+            "00:00:00.0/0",
+            "00:00:00.\u{0}00",
+        ];
+        for f in forms {
+            let b = f.as_bytes();
+            let fixed = fixed_stamp(b, 0, |c| c == b'.' || c == b',');
+            let mut pos = 0;
+            let general = lenient_timestamp(b, &mut pos);
+            if let Some((h, m, s, ms)) = fixed {
+                let g = general.expect(f);
+                assert_eq!(g.ms, hms(h, m, s, ms).expect(f), "{f}");
+                assert_eq!(pos, 12, "{f}");
+            }
+            let mut pos = 0;
+            let w3c = w3c_timestamp(b, &mut pos);
+            let want = fixed.filter(|&(_, m, s, _)| b[8] == b'.' && m <= 59 && s <= 59);
+            assert_eq!(w3c, want.and_then(|(h, m, s, ms)| hms(h, m, s, ms)), "{f}");
+        }
+    }
+
+    #[test]
+    fn srt_timing_is_lenient_timing_without_deviations() {
+        for line in [
+            "00:00:01,000 --> 00:00:02,500",
+            "00:00:01,000 --> 00:00:02,500 X1:10",
+            "00:00:01,000 --> 00:00:02,500\tx",
+            "00:00:01,000 --> 00:00:02,500x",
+            "00:00:01,000 --> 00:00:02,5000",
+            "00:00:01.000 --> 00:00:02,500",
+            "00:00:01,000 --> 00:60:02,500",
+            "00:00:01,000  --> 00:00:02,500",
+            "100:00:01,000 --> 00:00:02,500",
+            "00:00:01,000 --> 00:00:02,500 ",
+        ] {
+            let want = lenient_timing(line)
+                .filter(|t| t.start.is_srt() && t.end.is_srt())
+                .map(|t| (t.start.ms, t.end.ms, t.settings));
+            let got = srt_timing(line);
+            // The shortcut may refuse what the general reader takes, never differ.
+            assert!(got.is_none() || got == want, "{line}");
+            if line.len() >= 29 && line.as_bytes()[12..17] == *b" --> " {
+                assert_eq!(got, want, "{line}");
+            }
+        }
     }
 
     #[test]

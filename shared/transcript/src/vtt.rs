@@ -4,14 +4,15 @@
 //! Lenient also reads: a file without the `WEBVTT` line; lines holding only spaces as blank
 //! lines (Netflix); timestamps outside the syntax (Teams' `0:0:0.570`, commas, minutes > 59).
 use crate::build::{self, Finish};
-use crate::cues::{self, Cue};
-use crate::input::{self, Diag};
+use crate::cues::{BreakList, Cue, Drafter};
+use crate::input::{self, Diag, Line, LineReader};
 use crate::model::{Format, Mode, ParseError, Transcript, WarningKind};
 use crate::time;
 
 pub(crate) fn parse(text: &str, mode: Mode, mut diag: Diag) -> Result<Transcript, ParseError> {
-    let cues = cues(text, mode, &mut diag)?;
-    let drafts = cues::to_drafts(&cues, false, mode, &mut diag);
+    let mut drafter = Drafter::new(text, false, mode);
+    read(text, mode, &mut diag, &mut |cue| drafter.push(cue))?;
+    let drafts = drafter.finish(&mut diag);
     let language = header_language(text);
     build::finish(
         Finish {
@@ -34,11 +35,6 @@ fn header_language(text: &str) -> Option<String> {
         .map(|l| l.trim().to_owned())
 }
 
-fn has_arrow(line: &str) -> bool {
-    let b = line.as_bytes();
-    memchr::memchr_iter(b'>', b).any(|i| i >= 2 && &b[i - 2..i] == b"--")
-}
-
 fn is_signature(line: &str) -> bool {
     line.starts_with("WEBVTT") && matches!(line.as_bytes().get(6), None | Some(b' ' | b'\t'))
 }
@@ -56,45 +52,221 @@ pub(crate) fn cues<'a>(
     mode: Mode,
     diag: &mut Diag,
 ) -> Result<Vec<Cue<'a>>, ParseError> {
-    let lines = input::split_lines(text);
-    let Some(first) = lines.first() else {
+    let mut cues = Vec::new();
+    read(text, mode, diag, &mut |cue| cues.push(cue))?;
+    Ok(cues)
+}
+
+/// Reads the cues of `text` into `sink`, in order.
+fn read<'a>(
+    text: &'a str,
+    mode: Mode,
+    diag: &mut Diag,
+    sink: &mut dyn FnMut(Cue<'a>),
+) -> Result<(), ParseError> {
+    if text.is_empty() {
         return Err(ParseError::Empty);
+    }
+    let mut r = LineReader::new(text);
+    let Some((pos, line)) = usual_header(&mut r) else {
+        return other_cues(text, 0, 0, true, mode, (sink, 0), diag);
     };
+    let (pos, line, count) = usual_blocks(&mut r, pos, line, sink);
+    if pos >= text.len() {
+        return Ok(());
+    }
+    other_cues(text, pos, line, false, mode, (sink, count), diag)
+}
+
+/// WebVTT whitespace inside a line.
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\x0C')
+}
+
+/// Where the blocks start after a usual header: the signature line, then an empty line or a
+/// header block (lines that neither hold `-->` nor start with whitespace) and an empty line
+/// or the end. Byte offset and 0-based line; `None` when the header is not usual.
+fn usual_header(r: &mut LineReader<'_>) -> Option<(usize, usize)> {
+    let b = r.text().as_bytes();
+    let (first, mut p) = r.line_at(0);
+    if !is_signature(first.text) {
+        return None;
+    }
+    let mut ln = 1;
+    while p < b.len() {
+        if let Some(next) = input::next_line(b, p) {
+            return Some((next, ln + 1));
+        }
+        if is_ws(b[p]) {
+            return None;
+        }
+        let (l, next) = r.line_at(p);
+        if l.arrow {
+            return None;
+        }
+        (p, ln) = (next, ln + 1);
+    }
+    Some((b.len(), ln))
+}
+
+/// The blocks written the usual way, read without the line table of [`other_cues`]: empty
+/// lines between blocks; blocks of lines that do not start with whitespace, with `-->` only
+/// in a W3C timing line that is first or after an identifier. These are exactly the blocks
+/// [`other_cues`] reads without a warning (in either mode). Stops at the first block that is
+/// not usual; returns its byte offset and 0-based line (`text.len()` when all were), and the
+/// number of cues read.
+fn usual_blocks<'a>(
+    r: &mut LineReader<'a>,
+    mut pos: usize,
+    mut line: usize,
+    sink: &mut dyn FnMut(Cue<'a>),
+) -> (usize, usize, usize) {
+    let mut count = 0;
+    let text = r.text();
+    let b = text.as_bytes();
+    let len = b.len();
+    loop {
+        while pos < len
+            && let Some(next) = input::next_line(b, pos)
+        {
+            (pos, line) = (next, line + 1);
+        }
+        if pos >= len {
+            return (len, line, count);
+        }
+        if is_ws(b[pos]) {
+            return (pos, line, count);
+        }
+        let (first, next) = r.line_at(pos);
+        let (id, timing, mut p, timing_line) = if first.arrow {
+            ("", first.text, next, line)
+        } else if next >= len {
+            return (len, line + 1, count);
+        } else if let Some(after) = input::next_line(b, next) {
+            // A block of one line without a timing: nothing to read.
+            (pos, line) = (after, line + 2);
+            continue;
+        } else if is_ws(b[next]) {
+            return (pos, line, count);
+        } else {
+            let (second, after) = r.line_at(next);
+            if !second.arrow {
+                // A block without a cue (a note, a style…): up to the next empty line.
+                let (mut q, mut ln) = (after, line + 2);
+                loop {
+                    if q >= len {
+                        return (len, ln, count);
+                    }
+                    if let Some(n) = input::next_line(b, q) {
+                        (pos, line) = (n, ln + 1);
+                        break;
+                    }
+                    let (l, n) = r.line_at(q);
+                    if is_ws(b[q]) || l.arrow {
+                        return (pos, line, count);
+                    }
+                    (q, ln) = (n, ln + 1);
+                }
+                continue;
+            }
+            (first.text, second.text, after, line + 1)
+        };
+        let Some((start_ms, end_ms, settings)) = time::w3c_timing(timing) else {
+            return (pos, line, count);
+        };
+        let mut ln = timing_line + 1;
+        let mut span: Option<(usize, usize)> = None;
+        let mut regular = true;
+        let mut breaks = BreakList::new();
+        while p < len {
+            if let Some(next) = input::next_line(b, p) {
+                (p, ln) = (next, ln + 1);
+                break;
+            }
+            if is_ws(b[p]) {
+                return (pos, line, count);
+            }
+            let (l, next) = r.line_at(p);
+            if l.arrow {
+                return (pos, line, count);
+            }
+            if let Some((a, end)) = span {
+                breaks.push(end - a);
+            }
+            span = Some((span.map_or(p, |s| s.0), p + l.text.len()));
+            regular &= l.regular;
+            (p, ln) = (next, ln + 1);
+        }
+        count += 1;
+        sink(Cue {
+            index: None,
+            id,
+            start_ms,
+            end_ms,
+            settings,
+            text: span.map_or("", |(a, b)| &text[a..b]),
+            timing_line,
+            regular,
+            breaks: breaks.done(),
+        });
+        (pos, line) = (p, ln);
+    }
+}
+
+/// The cues from byte `from` (a line start; `base` lines before it), line by line, with the
+/// header first when `header`.
+fn other_cues<'a>(
+    text: &'a str,
+    from: usize,
+    base: usize,
+    header: bool,
+    mode: Mode,
+    (sink, count): (&mut dyn FnMut(Cue<'a>), usize),
+    diag: &mut Diag,
+) -> Result<(), ParseError> {
+    let lines = input::split_marked(&text[from..]);
     let mut p = Parser {
         text,
         lines: &lines,
+        base,
         mode,
-        cues: Vec::with_capacity(lines.len() / 4),
+        sink,
+        count,
     };
     let mut i = 0;
-    if is_signature(first) {
-        i = 1;
-        if i < lines.len() {
-            if p.blank(lines[i]) {
-                p.note_blank(lines[i], i, diag);
-                i += 1;
-            } else {
-                i = p.block(i, true, diag);
-            }
-        }
-    } else if mode == Mode::Strict {
-        return Err(ParseError::Invalid {
-            line: Some(1),
-            message: "a WebVTT file starts with a `WEBVTT` line".into(),
-        });
-    } else {
-        diag.warn(
-            WarningKind::MissingHeader,
-            Some(1),
-            "the file does not start with a `WEBVTT` line; read as WebVTT anyway",
-        );
-        if first.starts_with("WEBVTT") {
+    if header {
+        let Some(first) = lines.first() else {
+            return Err(ParseError::Empty);
+        };
+        if is_signature(first.text) {
             i = 1;
+            if i < lines.len() {
+                if p.blank(lines[i].text) {
+                    p.note_blank(lines[i].text, i, diag);
+                    i += 1;
+                } else {
+                    i = p.block(i, true, diag);
+                }
+            }
+        } else if mode == Mode::Strict {
+            return Err(ParseError::Invalid {
+                line: Some(1),
+                message: "a WebVTT file starts with a `WEBVTT` line".into(),
+            });
+        } else {
+            diag.warn(
+                WarningKind::MissingHeader,
+                Some(1),
+                "the file does not start with a `WEBVTT` line; read as WebVTT anyway",
+            );
+            if first.text.starts_with("WEBVTT") {
+                i = 1;
+            }
         }
     }
     loop {
-        while i < lines.len() && p.blank(lines[i]) {
-            p.note_blank(lines[i], i, diag);
+        while i < lines.len() && p.blank(lines[i].text) {
+            p.note_blank(lines[i].text, i, diag);
             i += 1;
         }
         if i >= lines.len() {
@@ -102,17 +274,25 @@ pub(crate) fn cues<'a>(
         }
         i = p.block(i, false, diag);
     }
-    Ok(p.cues)
+    Ok(())
 }
 
 struct Parser<'a, 'l> {
     text: &'a str,
-    lines: &'l [&'a str],
+    lines: &'l [Line<'a>],
+    /// Lines before `lines[0]`.
+    base: usize,
     mode: Mode,
-    cues: Vec<Cue<'a>>,
+    sink: &'l mut dyn FnMut(Cue<'a>),
+    /// Cues read so far.
+    count: usize,
 }
 
 impl<'a> Parser<'a, '_> {
+    fn line_no(&self, index: usize) -> Option<u32> {
+        input::line_no(self.base + index)
+    }
+
     fn blank(&self, line: &str) -> bool {
         line.is_empty()
             || (self.mode == Mode::Lenient
@@ -124,7 +304,7 @@ impl<'a> Parser<'a, '_> {
         if !line.is_empty() {
             diag.warn(
                 WarningKind::WhitespaceLine,
-                input::line_no(index),
+                self.line_no(index),
                 "a line of only spaces was read as a blank line",
             );
         }
@@ -144,8 +324,8 @@ impl<'a> Parser<'a, '_> {
             };
             diag.warn_cue(
                 WarningKind::NonstandardTimestamp,
-                input::line_no(index),
-                self.cues.len(),
+                self.line_no(index),
+                self.count,
                 format!(
                     "the timing line `{}` has {}; read anyway",
                     short(line),
@@ -156,7 +336,7 @@ impl<'a> Parser<'a, '_> {
         }
         diag.warn(
             WarningKind::InvalidTiming,
-            input::line_no(index),
+            self.line_no(index),
             format!(
                 "the timing line `{}` cannot be read; its cue was dropped",
                 short(line)
@@ -175,14 +355,20 @@ impl<'a> Parser<'a, '_> {
         let mut cue: Option<(u64, u64, &'a str, usize, &'a str)> = None;
         let mut buf: Option<(usize, usize)> = None;
         while i < lines.len() {
-            let line = lines[i];
+            let Line {
+                text: line, arrow, ..
+            } = lines[i];
             line_count += 1;
             i += 1;
-            if has_arrow(line) {
+            if arrow {
                 if !in_header && (line_count == 1 || (line_count == 2 && !seen_arrow)) {
                     seen_arrow = true;
                     previous = i;
-                    let id = if line_count == 2 { lines[start] } else { "" };
+                    let id = if line_count == 2 {
+                        lines[start].text
+                    } else {
+                        ""
+                    };
                     cue = self
                         .timing(line, i - 1, diag)
                         .map(|(s, e, settings)| (s, e, settings, i - 1, id));
@@ -193,10 +379,10 @@ impl<'a> Parser<'a, '_> {
                     i = previous;
                     let spaces = lines[start..i]
                         .iter()
-                        .any(|l| !l.is_empty() && l.trim().is_empty());
+                        .any(|l| !l.text.is_empty() && l.text.trim().is_empty());
                     diag.warn(
                         WarningKind::MissingBlankLine,
-                        input::line_no(i),
+                        self.line_no(i),
                         if spaces {
                             "a cue starts without a blank line before it (a line of spaces is not blank in WebVTT)"
                         } else {
@@ -214,22 +400,25 @@ impl<'a> Parser<'a, '_> {
             }
         }
         if let Some((start_ms, end_ms, settings, timing_line, id)) = cue {
-            let text = match buf {
+            let (text, regular) = match buf {
                 Some((a, b)) => {
-                    let from = input::offset_in(self.text, lines[a]);
-                    let to = input::offset_in(self.text, lines[b]) + lines[b].len();
-                    &self.text[from..to]
+                    let from = input::offset_in(self.text, lines[a].text);
+                    let to = input::offset_in(self.text, lines[b].text) + lines[b].text.len();
+                    (&self.text[from..to], lines[a..=b].iter().all(|l| l.regular))
                 }
-                None => "",
+                None => ("", true),
             };
-            self.cues.push(Cue {
+            self.count += 1;
+            (self.sink)(Cue {
                 index: None,
                 id,
                 start_ms,
                 end_ms,
                 settings,
                 text,
-                timing_line,
+                timing_line: self.base + timing_line,
+                regular,
+                breaks: None,
             });
         }
         i
