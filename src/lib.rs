@@ -17,6 +17,7 @@ use recap_embedded::{EmbeddedFiles, EmbeddedQueue, EmbeddedStore, QueueConfig, f
 use recap_http::{AppState, BearerTokens};
 use tokio::net::TcpListener;
 
+pub mod demo;
 mod tokens;
 
 pub use tokens::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalTokens};
@@ -24,6 +25,16 @@ pub use tokens::{LOCAL_AUDIENCE, LOCAL_ISSUER, LocalTokens};
 /// The local demo tenant and user that `recap serve` prints a token for.
 pub const DEMO_TENANT: &str = "00000000-0000-4000-8000-00000000de01";
 pub const DEMO_USER: &str = "00000000-0000-4000-8000-00000000de02";
+
+/// The demo tenant's first user, whom `recap serve` mints a token for and `recap demo` acts as.
+pub fn demo_caller() -> anyhow::Result<recap_domain::access::Caller> {
+    Ok(recap_domain::access::Caller {
+        user: recap_domain::ids::UserId::parse(DEMO_USER)?,
+        tenant: recap_domain::ids::TenantId::parse(DEMO_TENANT)?,
+        email: Some("demo@recap.local".into()),
+        platform_admin: false,
+    })
+}
 
 /// The local tokens: signed with `RECAP_JWT_SECRET` when it is set, else with the data
 /// directory's own secret (read only when needed).
@@ -126,6 +137,17 @@ pub fn generate_queue(store: &EmbeddedStore) -> EmbeddedQueue {
     store.queue(QueueConfig::new(GENERATE_QUEUE).dead_letter(GENERATE_DLQ, GENERATE_MAX_RECEIVES))
 }
 
+pub(crate) fn generation_ports(state: &AppState) -> recap_domain::generation::Ports<'_> {
+    recap_domain::generation::Ports {
+        records: state.records.as_ref(),
+        files: state.files.as_ref(),
+        queue: state.generate.as_ref(),
+        clock: state.clock.as_ref(),
+        ids: state.ids.as_ref(),
+        models: state.models.as_ref(),
+    }
+}
+
 /// One pass of the local generate consumer: the same work as the `generate` function, on the
 /// embedded queue. A job that fails transiently goes back to the queue; on its last receive it
 /// fails for good and its reservation is released.
@@ -133,31 +155,29 @@ pub async fn process_generate_jobs(
     state: &AppState,
     wait: Duration,
 ) -> recap_domain::Result<usize> {
-    let ports = recap_domain::generation::Ports {
-        records: state.records.as_ref(),
-        files: state.files.as_ref(),
-        queue: state.generate.as_ref(),
-        clock: state.clock.as_ref(),
-        ids: state.ids.as_ref(),
-        models: state.models.as_ref(),
-    };
-    let mut handled = 0;
-    for m in state
+    let ports = generation_ports(state);
+    // The jobs of a batch run at once: the outputs of one request call their models side by
+    // side (the later ones after the first has cached the shared prompt).
+    let batch = state
         .generate
         .receive(10, GENERATE_VISIBILITY, wait)
-        .await?
-    {
+        .await?;
+    let runs = batch.iter().map(|m| async move {
         let last = m.receive_count >= GENERATE_MAX_RECEIVES;
         match recap_domain::generation::process(ports, &m.body, last).await {
             Ok(done) => {
                 tracing::info!(?done, "generation job");
-                state.generate.delete(&m.receipt).await?;
-                handled += 1;
+                state.generate.delete(&m.receipt).await.map(|_| 1)
             }
             Err(e) => {
-                tracing::error!(error = %e, receive_count = m.receive_count, "a generation job failed; it will be retried")
+                tracing::error!(error = %e, receive_count = m.receive_count, "a generation job failed; it will be retried");
+                Ok(0)
             }
         }
+    });
+    let mut handled = 0;
+    for r in futures::future::join_all(runs).await {
+        handled += r?;
     }
     Ok(handled)
 }
@@ -179,8 +199,17 @@ pub async fn process_upload_events(
     };
     let mut handled = 0;
     for m in queue.receive(10, UPLOAD_VISIBILITY, wait).await? {
-        match transcripts::on_upload_event(ports, m.body.as_bytes()).await {
+        let done = match transcripts::on_upload_event(ports, m.body.as_bytes()).await {
+            // Then the outputs named when the transcript was created.
             Ok(_) => {
+                recap_domain::generation::after_upload(generation_ports(state), m.body.as_bytes())
+                    .await
+                    .map(|_| ())
+            }
+            Err(e) => Err(e),
+        };
+        match done {
+            Ok(()) => {
                 queue.delete(&m.receipt).await?;
                 handled += 1;
             }
@@ -252,15 +281,9 @@ impl Server {
 
     /// A token for the demo tenant's first user, valid for a day.
     pub fn demo_token(&self) -> anyhow::Result<String> {
-        let caller = recap_domain::access::Caller {
-            user: recap_domain::ids::UserId::parse(DEMO_USER)?,
-            tenant: recap_domain::ids::TenantId::parse(DEMO_TENANT)?,
-            email: Some("demo@recap.local".into()),
-            platform_admin: false,
-        };
         Ok(self
             .tokens
-            .mint(&caller, std::time::Duration::from_secs(24 * 3600))?)
+            .mint(&demo_caller()?, std::time::Duration::from_secs(24 * 3600))?)
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight finish.

@@ -23,6 +23,37 @@ enum Command {
         #[arg(long, default_value = "./.recap")]
         data: PathBuf,
     },
+    /// Runs a transcript file through the whole local path (upload, parse, reserve, queue,
+    /// generate, settle) as the demo tenant, writes the rendered outputs to a folder and prints
+    /// what each cost. `recap serve` on the same data directory shows them afterwards.
+    Demo {
+        /// A transcript: WebVTT, SRT, speaker turns, vendor JSON or YouTube XML.
+        file: PathBuf,
+        /// Folder for the rendered files [default: ./recap-demo/<file name>/].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The outputs to make, comma-separated.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "one_pager,slides,bytes,anchors",
+            value_parser = clap::builder::PossibleValuesParser::new(recap_domain::outputs::ALL)
+        )]
+        outputs: Vec<String>,
+        /// The transcript type (see GET /transcript-types).
+        #[arg(long = "type", default_value = "meeting")]
+        kind: String,
+        /// `provider/model` from the catalog; the offline provider (free, no key) by default.
+        /// A priced model needs credits: a demo user without a subscription gets the Free tier.
+        #[arg(long)]
+        model: Option<String>,
+        /// Data directory of the embedded store, as `recap serve` uses it.
+        #[arg(long, default_value = "./.recap")]
+        data: PathBuf,
+        /// Seconds to wait for the parse, then for the outputs.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
     /// Prints a local bearer token (on its last line), signed like `recap serve` checks them.
     Token {
         #[arg(long)]
@@ -67,8 +98,19 @@ enum TranscriptCommand {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    recap_http::telemetry::init();
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Demo { .. }) {
+        // The demo draws progress on the terminal; only warnings and errors are logged.
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .compact()
+            .try_init();
+    } else {
+        recap_http::telemetry::init();
+    }
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -103,6 +145,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serde_json::to_writer_pretty(&mut out, &transcript)?;
             writeln!(out)?;
             Ok(())
+        }
+        Command::Demo {
+            file,
+            out,
+            outputs,
+            kind,
+            model,
+            data,
+            timeout,
+        } => {
+            let opts = recap::demo::DemoOptions {
+                file,
+                data,
+                out,
+                outputs,
+                kind,
+                model,
+                jwt_secret,
+                timeout: std::time::Duration::from_secs(timeout),
+            };
+            let report = recap::demo::run(&opts, indicatif::ProgressDrawTarget::stderr()).await?;
+            let mut out = std::io::stdout().lock();
+            recap::demo::print_report(&report, &mut out)?;
+            out.flush()?;
+            match report.failed() {
+                0 => Ok(()),
+                n => anyhow::bail!("{n} of {} outputs failed", report.outputs.len()),
+            }
         }
         Command::Reconcile { data } => {
             let store = recap_embedded::EmbeddedStore::open(&data)?;

@@ -29,6 +29,8 @@ struct Tenant {
     transcript: String,
     kind: String,
     output: String,
+    playlist: String,
+    item: String,
 }
 
 async fn tenant(s: &Stack, t: &str, admin: &str, member: &str, tag: &str) -> Tenant {
@@ -108,17 +110,58 @@ async fn tenant(s: &Stack, t: &str, admin: &str, member: &str, tag: &str) -> Ten
     assert_eq!(st, StatusCode::ACCEPTED, "{queued}");
     s.drain_jobs().await;
     let output = queued["items"][0]["id"].as_str().unwrap().to_string();
+    // Pro, not free: the free tier has no playlists, and the matrix needs every route to
+    // reach its access decision.
     for who in [&admin, &member] {
         let (st, sub) = s
             .call(
                 &admin,
                 Method::PUT,
                 &format!("/subscriptions/{}", who.user),
-                Some(r#"{"tier":"free"}"#),
+                Some(r#"{"tier":"pro"}"#),
             )
             .await;
         assert_eq!(st, StatusCode::CREATED, "{sub}");
     }
+    let (st, playlist) = s
+        .call(
+            &admin,
+            Method::POST,
+            "/playlists",
+            Some(&json!({"name": format!("Secret playlist of {tag}")}).to_string()),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{playlist}");
+    let playlist = playlist["id"].as_str().unwrap().to_string();
+    let (st, item) = s
+        .call(
+            &admin,
+            Method::POST,
+            &format!("/playlists/{playlist}/items"),
+            Some(&json!({"output_id": output, "metadata": {"note": format!("Secret note of {tag}")}}).to_string()),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{item}");
+    let item = item["id"].as_str().unwrap().to_string();
+    // A model preference and constraints, so that their routes have something to show.
+    let (st, pref) = s
+        .call(
+            &admin,
+            Method::PUT,
+            "/preferences/outputs/one_pager",
+            Some(r#"{"model":"offline/extractive"}"#),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{pref}");
+    let (st, c) = s
+        .call(
+            &admin,
+            Method::PUT,
+            "/output-constraints/one_pager",
+            Some(r#"{"min_context_window":1000}"#),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{c}");
     Tenant {
         admin,
         member,
@@ -128,6 +171,8 @@ async fn tenant(s: &Stack, t: &str, admin: &str, member: &str, tag: &str) -> Ten
         transcript,
         kind,
         output,
+        playlist,
+        item,
     }
 }
 
@@ -164,10 +209,25 @@ fn body(spec: &RouteSpec, ids: &BTreeMap<&str, String>) -> Option<String> {
     Some(b)
 }
 
+/// Path parameters that name global things (the same for every tenant), not objects of one.
+const GLOBAL_NAMES: &[&str] = &["{output_type}"];
+
 /// Whether a route names objects of a tenant (in its path or its body).
 fn names_tenant_objects(spec: &RouteSpec) -> bool {
+    let mut path = spec.path.to_string();
+    for g in GLOBAL_NAMES {
+        path = path.replace(g, "");
+    }
     spec.data == Data::Tenant
-        && (spec.path.contains('{') || spec.example.is_some_and(|e| e.contains("\"<")))
+        && (path.contains('{') || spec.example.is_some_and(|e| e.contains("\"<")))
+}
+
+/// A tenant route that names only global things: the caller acts on its own data (a
+/// preference of its own may not exist: 404).
+fn names_only_global_things(spec: &RouteSpec) -> bool {
+    spec.data == Data::Tenant
+        && !names_tenant_objects(spec)
+        && GLOBAL_NAMES.iter().any(|g| spec.path.contains(g))
 }
 
 fn ids_of(t: &Tenant) -> BTreeMap<&'static str, String> {
@@ -177,12 +237,16 @@ fn ids_of(t: &Tenant) -> BTreeMap<&'static str, String> {
         ("role", t.role.clone()),
         ("transcript_id", t.transcript.clone()),
         ("output_id", t.output.clone()),
+        ("playlist_id", t.playlist.clone()),
+        ("item_id", t.item.clone()),
         ("type", t.kind.clone()),
         ("sub_type", "x".to_string()),
         // The global catalog's, the same for every tenant.
         ("provider", "openai".to_string()),
         ("model", "gpt-4o-mini".to_string()),
         ("tier", "free".to_string()),
+        // A built-in output type: a global name, not an object of the tenant.
+        ("output_type", "one_pager".to_string()),
     ])
 }
 
@@ -235,7 +299,11 @@ async fn tenant_matrix_all_routes() {
         a.transcript.clone(),
         a.kind.clone(),
         a.output.clone(),
+        a.playlist.clone(),
+        a.item.clone(),
         "Secret plans of a".to_string(),
+        "Secret playlist of a".to_string(),
+        "Secret note of a".to_string(),
         "a launch is on Friday".to_string(),
     ];
     let a_ids = ids_of(&a);
@@ -259,6 +327,14 @@ async fn tenant_matrix_all_routes() {
             assert!(
                 st == StatusCode::NOT_FOUND || st == StatusCode::BAD_REQUEST,
                 "{} {path} {sent:?}: tenant B used tenant A's ids: {st} {body}",
+                spec.method
+            );
+        } else if names_only_global_things(&spec) {
+            // B's own preference or constraints: what matters is that nothing of A's shows
+            // (the secrets below) or changes (the snapshot at the end).
+            assert!(
+                st.is_success() || st == StatusCode::NOT_FOUND,
+                "{} {path}: {st} {body}",
                 spec.method
             );
         } else {
@@ -387,6 +463,16 @@ async fn bfla_roles() {
             )
             .await;
         assert_eq!((st, u["role"].as_str()), (StatusCode::OK, Some(*role)));
+        // A tier with every feature, so that only the role decides.
+        let (st, sub) = s
+            .call(
+                &t.admin,
+                Method::PUT,
+                &format!("/subscriptions/{}", who.user),
+                Some(r#"{"tier":"pro"}"#),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{sub}");
         users.push((role.to_string(), who, *p));
     }
     // Targets that do not exist: an allowed call answers 404 (or succeeds on a collection),
@@ -409,11 +495,20 @@ async fn bfla_roles() {
             "output_id",
             "99999999-9999-4999-8999-999999999998".to_string(),
         ),
+        (
+            "playlist_id",
+            "99999999-9999-4999-8999-999999999997".to_string(),
+        ),
+        (
+            "item_id",
+            "99999999-9999-4999-8999-999999999996".to_string(),
+        ),
         ("type", "ghost".to_string()),
         ("sub_type", "ghost".to_string()),
         ("provider", "ghost".to_string()),
         ("model", "ghost".to_string()),
         ("tier", "ghost".to_string()),
+        ("output_type", "podcast".to_string()),
     ]);
     for spec in table() {
         let path = fill(&spec, &ghosts);

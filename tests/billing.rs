@@ -34,6 +34,7 @@ fn job(model: &str) -> ReserveRequest {
         input_tokens: 10_000,
         max_output_tokens: 1_000,
         rate: DEFAULT_RATE,
+        split: false,
     }
 }
 

@@ -348,9 +348,38 @@ async fn an_answer_off_the_schema_is_repaired_once_then_fails_and_releases() {
 
 #[tokio::test]
 async fn outputs_need_credits_and_a_ready_transcript() {
+    // Without an OpenAI key, an OpenAI model is refused before anything is reserved.
     let s = Stack::seeded().await;
     let admin = s.who(T, ADMIN);
     let id = ready_transcript(&s, &admin).await;
+    let (st, p) = s
+        .call(
+            &admin,
+            Method::POST,
+            &format!("/transcripts/{id}/outputs"),
+            Some(r#"{"output_types":["one_pager"],"model":"openai/gpt-4o"}"#),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{p}");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no key is configured for openai"),
+        "{p}"
+    );
+    // With one, the credits must cover every output of the request.
+    let (s, _, admin, id) = with_fake(vec![json!({})]).await;
+    let (_, balance) = s.get(&admin, "/credits").await;
+    let spend = balance["available"].as_u64().unwrap();
+    s.call_with(
+        &admin,
+        Method::POST,
+        "/credits/refunds",
+        Some(&json!({"user_id": ADMIN, "credits": spend, "amount_micro_usd": 0}).to_string()),
+        &[("idempotency-key", "all")],
+    )
+    .await;
     let (st, p) = s
         .call(
             &admin,

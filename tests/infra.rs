@@ -1,6 +1,7 @@
 //! The deployment template (infra/template.yaml) against the code: every crate under
 //! functions/ is one function resource wired to its trigger, and every route of the route
-//! table is an HttpApi event of its group's function, and nothing else is.
+//! table is an HttpApi event of its group's function, and nothing else is (but the API's public
+//! description, `recap_http::openapi::DOCS_PATHS`).
 //!
 //! The template is read through `scripts/check-infra --dump-json` (YAML with CloudFormation's
 //! tags, parsed by the pinned tools, which the script installs once into a cache).
@@ -11,6 +12,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use recap_domain::access::{CLAIM_TENANT, PLATFORM_ADMIN_GROUP};
+use recap_http::openapi::{DOCS_GROUP, DOCS_PATHS};
 use serde_json::Value;
 
 fn root() -> &'static Path {
@@ -185,11 +187,21 @@ fn every_function_is_wired_to_its_trigger() {
                         "AWS::Serverless::HttpApi",
                         "{id}.{event}"
                     );
-                    // Every deployed route is behind the JWT authorizer.
-                    assert!(
-                        e["Properties"]["Auth"].is_null(),
-                        "{id}.{event} overrides the default authorizer"
-                    );
+                    // Every deployed route is behind the JWT authorizer, but for the API's
+                    // description and its page, which are public.
+                    let path = e["Properties"]["Path"].as_str().unwrap_or_default();
+                    if name == group_crate(DOCS_GROUP) && DOCS_PATHS.contains(&path) {
+                        assert_eq!(
+                            e["Properties"]["Auth"],
+                            serde_json::json!({"Authorizer": "NONE"}),
+                            "{id}.{event}: the API's description is served without a token"
+                        );
+                    } else {
+                        assert!(
+                            e["Properties"]["Auth"].is_null(),
+                            "{id}.{event} overrides the default authorizer"
+                        );
+                    }
                 }
             }
             "on-upload" => {
@@ -280,6 +292,9 @@ fn every_route_is_deployed_on_its_groups_function_and_only_the_routes() {
         ));
     }
     assert!(wanted.len() > 20, "the route table was read: {wanted:?}");
+    for path in DOCS_PATHS {
+        wanted.insert((group_crate(DOCS_GROUP), "GET".into(), path.to_string()));
+    }
 
     let mut deployed = BTreeSet::new();
     let mut route_keys: BTreeMap<String, Vec<String>> = BTreeMap::new();

@@ -254,6 +254,7 @@ async fn quotes_usage_and_the_402_that_names_the_shortfall() {
         input_tokens: 10_000,
         max_output_tokens: 4_000,
         rate: DEFAULT_RATE,
+        split: false,
     };
     let refused = credits::reserve(
         records.as_ref(),
@@ -413,6 +414,7 @@ async fn reserve_takes_three_round_trips_and_settle_two() {
         input_tokens: 1_000,
         max_output_tokens: 100,
         rate: DEFAULT_RATE,
+        split: false,
     };
     let job = credits::reserve(&counting, &SystemClock, req)
         .await

@@ -85,8 +85,8 @@ async fn inline_content_becomes_a_ready_transcript_with_segments() {
     assert!(t["duration_ms"].as_u64().unwrap() > 0);
     assert!(t["token_estimate"].as_u64().unwrap() > 0);
     assert_eq!(
-        t["generation"], "requested",
-        "output types wait for generation"
+        t["generation"], "queued",
+        "the output types named at creation were requested after the upload"
     );
     // Without ?segments=inline: a download URL for the normalized transcript.
     let (_, t) = s.get(&admin, &format!("/transcripts/{id}")).await;

@@ -1,5 +1,5 @@
 //! Lambda `api-billing`: credits, purchases, billing records and usage, behind API Gateway's
-//! JWT authorizer. Needs `RECAP_TABLE` and `RECAP_BUCKET`.
+//! JWT authorizer. Needs `RECAP_TABLE`; links the DynamoDB client only.
 
 #[tokio::main]
 async fn main() -> Result<(), recap_lambda::Error> {

@@ -4,7 +4,7 @@
 //! is released. Needs `RECAP_TABLE`, `RECAP_BUCKET` and `RECAP_GENERATE_QUEUE_URL`.
 
 use recap_domain::clock::{SystemClock, SystemIds};
-use recap_domain::generation::{self, Ports};
+use recap_domain::generation::Ports;
 
 /// The queue's `maxReceiveCount` (infra/template.yaml).
 const MAX_RECEIVES: u32 = 5;
@@ -28,11 +28,6 @@ async fn main() -> Result<(), recap_lambda::Error> {
         ids: &SystemIds,
         models: &models,
     };
-    recap_lambda::serve_json(|event| {
-        recap_lambda::sqs_batch(event, move |m| async move {
-            let last = m.receive_count() >= MAX_RECEIVES;
-            generation::process(ports, &m.body, last).await.map(|_| ())
-        })
-    })
-    .await
+    recap_lambda::serve_json(|event| recap_lambda::handlers::generate(ports, event, MAX_RECEIVES))
+        .await
 }

@@ -10,9 +10,10 @@ async fn main() -> Result<(), recap_lambda::Error> {
     recap_http::telemetry::init();
     let aws = recap_aws::AwsConfig::from_env().await;
     let records = recap_aws::DynamoRecords::new(aws.dynamodb(), &aws.table);
-    recap_lambda::serve_events(|_scheduled| async {
-        recap_domain::reconcile::run(&records, &SystemClock).await?;
-        Ok(())
+    recap_lambda::serve_events(|scheduled| async {
+        recap_lambda::handlers::reconcile(&records, &SystemClock, scheduled)
+            .await
+            .map(|_| ())
     })
     .await
 }

@@ -153,7 +153,10 @@ impl Providers {
             .iter()
             .filter_map(|p| Some((p.id.clone(), self.get(&p.kind)?)))
             .collect();
-        CatalogModels { clients }
+        CatalogModels {
+            clients,
+            cache_warmup: cache_warmup_from_env(),
+        }
     }
 
     /// The configured kinds, in [`ProviderKind::ALL`] order.
@@ -177,11 +180,48 @@ impl std::fmt::Debug for Providers {
 #[derive(Clone, Default)]
 pub struct CatalogModels {
     clients: HashMap<String, Arc<dyn Models>>,
+    cache_warmup: std::time::Duration,
+}
+
+/// `RECAP_CACHE_WARMUP_MS`: how long the other outputs of one request wait after the first
+/// one's call starts, so that the provider has cached the shared transcript (about the time
+/// to a first token; 1,500 ms when unset, 0 to not wait).
+pub const CACHE_WARMUP_VAR: &str = "RECAP_CACHE_WARMUP_MS";
+
+fn cache_warmup_from_env() -> std::time::Duration {
+    let ms = std::env::var(CACHE_WARMUP_VAR)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(1_500);
+    std::time::Duration::from_millis(ms.min(60_000))
+}
+
+impl CatalogModels {
+    /// The wait of [`ModelRegistry::cache_warmup`] for every configured provider.
+    pub fn with_cache_warmup(mut self, warmup: std::time::Duration) -> Self {
+        self.cache_warmup = warmup;
+        self
+    }
 }
 
 impl ModelRegistry for CatalogModels {
     fn models(&self, provider: &str) -> Option<Arc<dyn Models>> {
         self.clients.get(provider).cloned()
+    }
+
+    fn cache_warmup(&self, provider: &str) -> std::time::Duration {
+        if self.clients.contains_key(provider) {
+            self.cache_warmup
+        } else {
+            std::time::Duration::ZERO
+        }
+    }
+
+    fn sleep(
+        &self,
+        d: std::time::Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(tokio::time::sleep(d))
     }
 }
 

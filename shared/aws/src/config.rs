@@ -50,19 +50,23 @@ impl AwsConfig {
         }
     }
 
+    #[cfg(feature = "dynamodb")]
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&self.sdk)
     }
 
+    #[cfg(feature = "s3")]
     pub fn s3(&self) -> aws_sdk_s3::Client {
         s3_client(&self.sdk, self.s3)
     }
 
+    #[cfg(feature = "sqs")]
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.sdk)
     }
 }
 
+#[cfg(feature = "s3")]
 pub(crate) fn s3_client(sdk: &SdkConfig, o: S3Options) -> aws_sdk_s3::Client {
     use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
     let mut b = aws_sdk_s3::config::Builder::from(sdk).force_path_style(o.path_style);
@@ -74,6 +78,7 @@ pub(crate) fn s3_client(sdk: &SdkConfig, o: S3Options) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(b.build())
 }
 
+#[cfg(feature = "s3")]
 impl S3Options {
     pub fn client(self, sdk: &SdkConfig) -> aws_sdk_s3::Client {
         s3_client(sdk, self)

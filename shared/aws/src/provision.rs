@@ -1,16 +1,25 @@
 //! Creates the table, bucket and queues as the deployment template does, for tests against
 //! an emulator and for a first run against a fresh account.
+//! Each part is there with its client's feature.
 
+#[cfg(feature = "dynamodb")]
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType,
 };
+#[cfg(feature = "sqs")]
 use aws_sdk_sqs::types::QueueAttributeName;
+#[cfg(any(feature = "dynamodb", feature = "sqs"))]
+use recap_domain::Error;
+#[cfg(any(feature = "dynamodb", feature = "s3", feature = "sqs"))]
+use recap_domain::Result;
+#[cfg(feature = "dynamodb")]
 use recap_domain::records::{Index, PK, SK};
-use recap_domain::{Error, Result};
 
+#[cfg(any(feature = "dynamodb", feature = "s3", feature = "sqs"))]
 use crate::sdk_err;
 
+#[cfg(feature = "dynamodb")]
 fn key(name: &str, t: KeyType) -> Result<KeySchemaElement> {
     KeySchemaElement::builder()
         .attribute_name(name)
@@ -19,6 +28,7 @@ fn key(name: &str, t: KeyType) -> Result<KeySchemaElement> {
         .map_err(|e| Error::unexpected("building a key schema", e))
 }
 
+#[cfg(feature = "dynamodb")]
 fn attr(name: &str) -> Result<AttributeDefinition> {
     AttributeDefinition::builder()
         .attribute_name(name)
@@ -28,6 +38,7 @@ fn attr(name: &str) -> Result<AttributeDefinition> {
 }
 
 /// The one table: `pk`/`sk` strings, and the sparse indexes `gsi1` and `gsi2`, on demand.
+#[cfg(feature = "dynamodb")]
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<()> {
     let mut defs = vec![attr(PK)?, attr(SK)?];
     let mut gsis = Vec::new();
@@ -63,6 +74,7 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
     Ok(())
 }
 
+#[cfg(feature = "s3")]
 pub async fn create_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> Result<()> {
     client
         .create_bucket()
@@ -75,6 +87,7 @@ pub async fn create_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> Result<
 
 /// A queue (FIFO when `name` ends with `.fifo`) and its dead-letter queue, which takes a
 /// message after `max_receive` receives. Returns (queue URL, DLQ URL).
+#[cfg(feature = "sqs")]
 pub async fn create_queue_with_dlq(
     client: &aws_sdk_sqs::Client,
     name: &str,

@@ -58,6 +58,7 @@ fn request(t: TenantId, u: UserId) -> ReserveRequest {
         input_tokens: 10_000,
         max_output_tokens: 1_000,
         rate: DEFAULT_RATE,
+        split: false,
     }
 }
 

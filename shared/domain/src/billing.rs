@@ -29,6 +29,7 @@ use crate::records::{
 pub const TIERS: &str = "TIERS";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OveragePolicy {
     Block,
@@ -36,26 +37,35 @@ pub enum OveragePolicy {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Overage {
     pub policy: OveragePolicy,
     /// What a credit beyond the balance costs, billed once per period.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub micro_usd_per_credit: MicroUsd,
     /// The most credits a period may go beyond the balance.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub cap_credits: Credits,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Tier {
     pub id: String,
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub price_micro_usd: MicroUsd,
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub monthly_credits: Credits,
     pub ai_calls_per_period: u64,
     /// `provider/model`; empty allows every model.
     #[serde(default)]
     pub allowed_models: Vec<String>,
+    /// `provider/model` used when the user has no preference (and it has a key).
+    #[serde(default)]
+    pub default_model: Option<String>,
     #[serde(default)]
     pub features: BTreeMap<String, bool>,
     pub credit_rate: CreditRate,
@@ -88,6 +98,14 @@ impl Tier {
             return Err(Error::validation("name", "is required"));
         }
         self.credit_rate.validate()?;
+        if let Some(m) = &self.default_model
+            && m.split_once('/').is_none()
+        {
+            return Err(Error::validation(
+                "default_model",
+                format!("{m:?} is not provider/model"),
+            ));
+        }
         for m in &self.allowed_models {
             if m.split_once('/').is_none() {
                 return Err(Error::validation(
@@ -121,6 +139,7 @@ pub fn seed_tiers() -> Vec<Tier> {
                 "openai/gpt-4o-mini".into(),
                 "google/gemini-2.5-flash".into(),
             ],
+            default_model: Some("openai/gpt-4o-mini".into()),
             features: BTreeMap::from([("playlists".into(), false)]),
             credit_rate: rate,
             overage: Overage {
@@ -137,6 +156,7 @@ pub fn seed_tiers() -> Vec<Tier> {
             monthly_credits: 20_000,
             ai_calls_per_period: 2_000,
             allowed_models: vec![],
+            default_model: Some("openai/gpt-4o-mini".into()),
             features: BTreeMap::from([("playlists".into(), true)]),
             credit_rate: rate,
             overage: Overage {
@@ -153,6 +173,7 @@ pub fn seed_tiers() -> Vec<Tier> {
             monthly_credits: 75_000,
             ai_calls_per_period: 10_000,
             allowed_models: vec![],
+            default_model: Some("anthropic/claude-3-5-haiku".into()),
             features: BTreeMap::from([("playlists".into(), true), ("teams".into(), true)]),
             credit_rate: rate,
             overage: Overage {
@@ -229,6 +250,7 @@ pub async fn update_tier(records: &dyn Records, id: &str, t: Tier) -> Result<Tie
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SubscriptionStatus {
     Active,
@@ -236,6 +258,7 @@ pub enum SubscriptionStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Subscription {
     pub tenant: TenantId,
     pub user: UserId,
@@ -433,6 +456,7 @@ pub async fn subscribe(
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum When {
     Now,

@@ -21,6 +21,7 @@ pub const MODELS: &str = "MODELS";
 pub const PRICES: &str = "PRICES";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Provider {
     pub id: String,
     pub name: String,
@@ -29,12 +30,14 @@ pub struct Provider {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Capabilities {
     pub structured_output: bool,
     pub prompt_caching: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Model {
     pub provider: String,
     pub model: String,
@@ -54,6 +57,7 @@ pub struct Model {
 
 /// One version of a model's price, kept forever.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PriceVersion {
     pub provider: String,
     pub model: String,
@@ -356,6 +360,7 @@ pub async fn prices(
 
 /// What a platform admin sends to add or change a model.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ModelInput {
     pub provider: Option<String>,

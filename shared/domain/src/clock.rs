@@ -78,6 +78,23 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// Always RFC 3339 in the API; integer milliseconds are only read from old records.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Timestamp {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .description(Some("RFC 3339; answered in UTC with milliseconds."))
+            .examples(["2026-11-25T01:09:30.120Z"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Timestamp {}
+
 impl Timestamp {
     pub fn millis(self) -> i64 {
         self.0

@@ -31,12 +31,16 @@ use crate::records::{
 pub const LEASE: Duration = Duration::from_secs(30 * 60);
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Balance {
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub available: Credits,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub reserved: Credits,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub used: Credits,
 }
 
@@ -99,6 +103,18 @@ pub struct ReserveRequest {
     /// Output tokens allowed; capped at the model's maximum.
     pub max_output_tokens: u64,
     pub rate: CreditRate,
+    /// The caller reads the input in chunks that each fit the window (map-reduce): the whole
+    /// need not fit.
+    pub split: bool,
+}
+
+/// The model that answered, when it is not the one reserved for (a fallback of the chain).
+#[derive(Debug, Clone)]
+pub struct Priced {
+    pub provider: String,
+    pub model: String,
+    pub price_version: u32,
+    pub price: PriceSheet,
 }
 
 /// The estimate of a call: counted input plus the output it may write, at the model's price.
@@ -163,7 +179,7 @@ pub async fn reserve(records: &dyn Records, clock: &dyn Clock, r: ReserveRequest
     }
     let rate = sub.as_ref().map_or(r.rate, |s| s.tier.credit_rate);
     let max_out = r.max_output_tokens.min(model.max_output_tokens);
-    if r.input_tokens.saturating_add(max_out) > model.context_window {
+    if !r.split && r.input_tokens.saturating_add(max_out) > model.context_window {
         return Err(Error::validation(
             "model",
             format!(
@@ -315,12 +331,36 @@ pub async fn settle(
     usage: Usage,
     attempt: u32,
 ) -> Result<LedgerEntry> {
+    settle_priced(records, clock, t, id, usage, attempt, None).await
+}
+
+/// [`settle`], priced at `answered`'s price when another model than the reserved one did the
+/// work (the charge is still capped at the reservation; the rest is recorded as uncovered).
+#[tracing::instrument(skip_all, fields(tenant = %t))]
+pub async fn settle_priced(
+    records: &dyn Records,
+    clock: &dyn Clock,
+    t: &TenantId,
+    id: &JobId,
+    usage: Usage,
+    attempt: u32,
+    answered: Option<Priced>,
+) -> Result<LedgerEntry> {
     let job = self::job(records, t, id).await?;
     let charge = job.id.to_string();
     if job.status != JobStatus::Reserved {
         return settled_entry(records, &job, &charge).await;
     }
-    let cost = money::cost(&usage, &job.price);
+    let (provider, model, price_version, price) = match answered {
+        Some(a) => (a.provider, a.model, a.price_version, a.price),
+        None => (
+            job.provider.clone(),
+            job.model.clone(),
+            job.price_version,
+            job.price,
+        ),
+    };
+    let cost = money::cost(&usage, &price);
     let due = job.rate.credits(cost);
     let charged = due.min(job.reserved_credits);
     let now = clock.now();
@@ -333,9 +373,9 @@ pub async fn settle(
         output_type: job.output_type.clone(),
         job: job.id,
         attempt,
-        provider: job.provider.clone(),
-        model: job.model.clone(),
-        price_version: job.price_version,
+        provider,
+        model,
+        price_version,
         usage,
         cost_micro_usd: cost,
         credits_charged: charged,
@@ -447,6 +487,7 @@ pub async fn release(records: &dyn Records, t: &TenantId, id: &JobId) -> Result<
 
 /// A billing record: a purchase, renewal, overage charge, refund or adjustment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BillingRecord {
     pub id: String,
     pub tenant: TenantId,
@@ -461,6 +502,7 @@ pub struct BillingRecord {
 
 /// `POST /credits/purchases`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Purchase {
     pub user_id: String,
@@ -643,11 +685,14 @@ pub async fn billing_records(
 
 /// Totals of the ledger over a period.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsageReport {
     pub from: Option<Timestamp>,
     pub to: Option<Timestamp>,
     pub calls: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub cost_micro_usd: MicroUsd,
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub credits: Credits,
     pub by_day: BTreeMap<String, Totals>,
     pub by_user: BTreeMap<String, Totals>,
@@ -656,9 +701,12 @@ pub struct UsageReport {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Totals {
     pub calls: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub cost_micro_usd: MicroUsd,
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub credits: Credits,
 }
 
@@ -748,23 +796,30 @@ pub fn output_budget(output_type: &str) -> Option<u64> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuoteLine {
     pub output_type: String,
     pub input_tokens: u64,
     pub max_output_tokens: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub cost_micro_usd: MicroUsd,
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub credits: Credits,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Quote {
     pub provider: String,
     pub model: String,
     pub price_version: u32,
     pub items: Vec<QuoteLine>,
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub total_credits: Credits,
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub available: Credits,
     /// What the caller lacks for all of it; 0 when they can afford it.
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub shortfall: Credits,
 }
 

@@ -82,6 +82,24 @@ impl fmt::Debug for FileKey {
     }
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for FileKey {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX_KEY_BYTES))
+            .description(Some(
+                "A file's key in the store: `/`-separated, starting with the tenant's id.",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for FileKey {}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileMeta {
     pub key: FileKey,
@@ -98,6 +116,7 @@ pub struct FilePage {
 
 /// A request a client makes without credentials: method, URL and the headers it must send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Presigned {
     pub method: String,
     pub url: String,

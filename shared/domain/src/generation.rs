@@ -13,12 +13,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::access::{self, Access, Need, Scope};
+use crate::catalog;
 use crate::clock::{Clock, IdGen, Timestamp};
 use crate::credits::{self, ReserveRequest};
 use crate::error::{Conflict, Error, Result};
 use crate::files::{FileKey, Files};
 use crate::ids::{JobId, OutputId, TeamId, TenantId, TranscriptId, UserId};
 use crate::keys;
+use crate::model_choice;
 use crate::models::{ModelRequest, Models};
 use crate::money::{DEFAULT_RATE, Usage};
 use crate::outputs::{self, Verification};
@@ -29,10 +31,8 @@ use crate::records::{
 use crate::roles::Permission;
 use crate::transcripts::{self, Status};
 
-/// The model used when a request names none: the offline provider (no key, no cost).
-pub const DEFAULT_MODEL: (&str, &str) = ("offline", "extractive");
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OutputStatus {
     Queued,
@@ -42,6 +42,7 @@ pub enum OutputStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutputFile {
     pub name: String,
     pub key: FileKey,
@@ -49,6 +50,7 @@ pub struct OutputFile {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Output {
     pub id: OutputId,
     pub tenant: TenantId,
@@ -82,14 +84,67 @@ pub struct Output {
     pub files: Vec<OutputFile>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub youtube_chapters: Option<String>,
+    /// The models to try, in order; `provider`/`model` name the one at work or that wrote it.
+    #[serde(default)]
+    pub chain: Vec<model_choice::Step>,
+    /// The chain step at work (an index into `chain`).
+    #[serde(default)]
+    pub step: u32,
+    /// How much of the transcript the model read (all of it, or it failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
+    /// Map-reduce progress while a step reads the transcript in chunks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map: Option<MapState>,
+    /// 1 for the first output; each regeneration is the next revision.
+    #[serde(default = "first_revision")]
+    pub revision: u32,
+    /// The output this one regenerates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regenerates: Option<OutputId>,
+    /// The first output of the same request with the same model: this one calls the model once
+    /// that one's prompt is cached (see [`ModelRegistry::cache_warmup`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead: Option<OutputId>,
+    /// Optimistic concurrency: every write checks and bumps it.
     pub version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
 
+/// The offline provider: the last step of every chain it is allowed in (no key, no cost).
+pub const DEFAULT_MODEL: (&str, &str) = model_choice::OFFLINE;
+
+fn first_revision() -> u32 {
+    1
+}
+
 /// The providers' clients that are configured (the offline provider needs none).
 pub trait ModelRegistry: Send + Sync {
     fn models(&self, provider: &str) -> Option<Arc<dyn Models>>;
+
+    /// Whether the provider has a key here: a model choice leaves out those without. The API
+    /// functions know this without holding clients (see `recap-lambda`).
+    fn configured(&self, provider: &str) -> bool {
+        self.models(provider).is_some()
+    }
+
+    /// How long after a request starts its prompt is in the provider's cache (about the time
+    /// to its first token). The other outputs of one request wait that long after the first
+    /// one's call starts, so that they read the transcript from the cache instead of each
+    /// writing it; zero: they do not wait.
+    fn cache_warmup(&self, _provider: &str) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
+    /// Waits `d` (the runtime's timer; the domain has none). Only called when
+    /// [`ModelRegistry::cache_warmup`] is not zero.
+    fn sleep(
+        &self,
+        _d: std::time::Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// No provider configured: only the offline one works.
@@ -123,15 +178,82 @@ fn output_item(o: &Output) -> Result<Item> {
     Ok(item)
 }
 
-/// The queued job's message.
+/// The queued job's message. `phase` is absent on the first message of an output.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct JobMessage {
     tenant: TenantId,
     output: OutputId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    phase: Option<Phase>,
 }
 
-/// `POST /transcripts/{id}/outputs`: reserves each output type's estimate and queues its job.
-/// All or nothing: when one reservation fails, the ones made are released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Phase {
+    /// Read chunk `chunk` of the transcript for chain step `step`.
+    Map { step: u32, chunk: u32 },
+    /// Every chunk of `step` is read: write the output from the notes.
+    Reduce { step: u32 },
+    /// Start (again) at chain step `step`, after an earlier step failed.
+    Resume { step: u32 },
+}
+
+/// How much of the transcript the model read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Coverage {
+    /// 1 when the transcript was read whole; more when it was read in chunks.
+    pub chunks: u32,
+    pub segments_read: u64,
+    pub segments_total: u64,
+}
+
+/// Map-reduce progress of the chain step at work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MapState {
+    pub step: u32,
+    pub chunks: u32,
+    /// The chunks whose notes are stored.
+    pub done: Vec<u32>,
+    /// The usage of the chunks read so far (settled with the reduce call's).
+    pub usage: Usage,
+}
+
+/// Output tokens a map step may write (its notes).
+pub const MAP_ANSWER_TOKENS: u64 = 2_000;
+/// Tokens of the previous chunk repeated at the start of the next, so that nothing said across
+/// a cut is lost.
+pub const MAP_OVERLAP_TOKENS: u64 = 200;
+
+/// Transcript tokens per chunk for `window`.
+fn chunk_window(window: u64) -> u64 {
+    window
+        .saturating_sub(credits::PROMPT_OVERHEAD_TOKENS + MAP_ANSWER_TOKENS)
+        .max(model_choice::MIN_CHUNK_TOKENS)
+}
+
+/// The usage a step is reserved for: the whole prompt once, or every chunk and the reduce.
+fn step_estimate(m: &catalog::Model, transcript_tokens: u64, max_output: u64) -> (u64, u64, bool) {
+    let out = max_output.min(m.max_output_tokens);
+    let whole = transcript_tokens + credits::PROMPT_OVERHEAD_TOKENS;
+    if m.provider == model_choice::OFFLINE.0 || whole + out <= m.context_window {
+        return (whole, out, false);
+    }
+    let per = chunk_window(m.context_window)
+        .saturating_sub(MAP_OVERLAP_TOKENS)
+        .max(1);
+    let chunks = transcript_tokens.div_ceil(per) + 1;
+    let input = transcript_tokens
+        + chunks * (credits::PROMPT_OVERHEAD_TOKENS + MAP_OVERLAP_TOKENS)
+        + chunks * MAP_ANSWER_TOKENS
+        + credits::PROMPT_OVERHEAD_TOKENS;
+    (input, chunks * MAP_ANSWER_TOKENS + out, true)
+}
+
+/// `POST /transcripts/{id}/outputs`: picks each output type's model chain, reserves its
+/// estimate and queues its job. All or nothing: when one reservation fails, the ones made are
+/// released.
 #[tracing::instrument(skip_all, fields(tenant = %a.caller.tenant))]
 pub async fn request(
     p: Ports<'_>,
@@ -157,14 +279,7 @@ pub async fn request(
     if output_types.is_empty() {
         return Err(Error::validation("output_types", "name at least one"));
     }
-    let (provider, model) = match model {
-        None => (DEFAULT_MODEL.0.to_string(), DEFAULT_MODEL.1.to_string()),
-        Some(m) => m
-            .split_once('/')
-            .map(|(p, m)| (p.to_string(), m.to_string()))
-            .ok_or_else(|| Error::validation("model", "must be provider/model"))?,
-    };
-    let mut kinds = Vec::new();
+    let mut kinds: Vec<outputs::OutputType> = Vec::new();
     for o in output_types {
         let kind = outputs::builtin(o).ok_or_else(|| {
             Error::validation(
@@ -175,92 +290,365 @@ pub async fn request(
                 ),
             )
         })?;
-        if !kinds
-            .iter()
-            .any(|k: &outputs::OutputType| k.key == kind.key)
-        {
+        if !kinds.iter().any(|k| k.key == kind.key) {
             kinds.push(kind);
         }
     }
-    let now = p.clock.now();
+    // Every chain first: a request that cannot be served reserves nothing.
+    let plans = plan_chains(p, a, &tr, &kinds, model).await?;
+    // Every output reserved and written before any job is queued: a refusal undoes outputs
+    // that no consumer has seen.
     let mut made: Vec<Output> = Vec::new();
-    for kind in kinds {
-        let job = JobId::from_uuid(p.ids.new_id());
-        let reserved = credits::reserve(
-            p.records,
-            p.clock,
-            ReserveRequest {
-                job,
-                tenant: t,
-                user: a.caller.user,
-                team: tr.team,
-                transcript: Some(tr.id),
-                output_type: Some(kind.key.clone()),
-                provider: provider.clone(),
-                model: model.clone(),
-                input_tokens: tr.token_estimate.unwrap_or_default()
-                    + credits::PROMPT_OVERHEAD_TOKENS,
-                max_output_tokens: kind.default_max_output_tokens,
-                rate: DEFAULT_RATE,
-            },
-        )
-        .await;
-        let reserved = match reserved {
-            Ok(j) => j,
+    for (kind, chain) in kinds.iter().zip(plans) {
+        // Outputs read whole by the same model share their prompt's cached transcript.
+        let lead = made
+            .iter()
+            .find(|o| o.chain.first() == chain.first() && cacheable(&chain[0]))
+            .map(|o| o.id);
+        match prepare_one(p, a, &tr, kind, chain, None, lead).await {
+            Ok(o) => made.push(o),
             Err(e) => {
-                for o in &made {
-                    let _ = credits::release(p.records, &t, &o.job).await;
-                    let _ = fail(p, o, "the request was refused as a whole").await;
-                }
+                undo(p, &made, "the request was refused as a whole").await;
                 return Err(e);
             }
-        };
-        let output = Output {
-            id: OutputId::from_uuid(p.ids.new_id()),
-            tenant: t,
-            transcript: tr.id,
-            owner: a.caller.user,
-            team: tr.team,
-            output_type: kind.key.clone(),
-            job,
-            provider: provider.clone(),
-            model: model.clone(),
-            status: OutputStatus::Queued,
-            failure: None,
-            reserved_credits: reserved.reserved_credits,
-            cost_credits: None,
-            cost_micro_usd: None,
-            verified_quotes: 0,
-            dropped_quotes: 0,
-            segments_cited: 0,
-            segments_total: 0,
-            files: Vec::new(),
-            youtube_chapters: None,
-            version: 0,
-            created_at: now,
-            updated_at: now,
-        };
-        p.records
-            .put(output_item(&output)?, vec![Condition::NotExists])
-            .await?;
-        let body = serde_json::to_string(&JobMessage {
-            tenant: t,
-            output: output.id,
-        })
-        .map_err(|e| Error::unexpected("encoding a job", e))?;
-        let message = Message {
-            body,
-            attributes: Default::default(),
-            dedup_id: Some(output.id.to_string()),
-        };
-        if let Err(e) = p.queue.send(message).await {
-            let _ = credits::release(p.records, &t, &job).await;
-            let _ = fail(p, &output, "the job could not be queued; request it again").await;
+        }
+    }
+    for (k, o) in made.iter().enumerate() {
+        if let Err(e) = enqueue(p, o, None).await {
+            undo(
+                p,
+                &made[k..],
+                "the job could not be queued; request it again",
+            )
+            .await;
             return Err(e);
         }
-        made.push(output);
     }
     Ok(made)
+}
+
+/// Releases the reservations of outputs whose jobs were never queued, and fails them.
+async fn undo(p: Ports<'_>, outputs: &[Output], why: &str) {
+    for o in outputs {
+        let _ = credits::release(p.records, &o.tenant, &o.job).await;
+        let _ = fail(p, o, why).await;
+    }
+}
+
+/// `POST /outputs/{id}/regenerate`: a new revision of an output (same transcript and type),
+/// by the same model chain rules; `model` may name another model.
+#[tracing::instrument(skip_all, fields(tenant = %a.caller.tenant))]
+pub async fn regenerate(
+    p: Ports<'_>,
+    a: &Access,
+    id: &OutputId,
+    model: Option<&str>,
+) -> Result<Output> {
+    let t = a.caller.tenant;
+    let old = get(p.records, &t, id).await?;
+    access::authorize(
+        a,
+        Need::Permission(Permission::OutputsGenerate, Scope::Team),
+        old.team.as_ref(),
+    )?;
+    let tr = transcripts::get(p.records, &t, &old.transcript).await?;
+    if tr.status != Status::Ready {
+        return Err(Conflict::State(format!(
+            "the transcript is {}; outputs need a ready transcript",
+            tr.status.as_str()
+        ))
+        .into());
+    }
+    let kind = outputs::builtin(&old.output_type)
+        .ok_or_else(|| Error::unexpected("an unknown output type", old.output_type.clone()))?;
+    let chain = plan_chains(p, a, &tr, std::slice::from_ref(&kind), model)
+        .await?
+        .remove(0);
+    let o = prepare_one(p, a, &tr, &kind, chain, Some(&old), None).await?;
+    if let Err(e) = enqueue(p, &o, None).await {
+        undo(
+            p,
+            std::slice::from_ref(&o),
+            "the job could not be queued; request it again",
+        )
+        .await;
+        return Err(e);
+    }
+    Ok(o)
+}
+
+/// The model chain of each output type, for this caller and transcript.
+async fn plan_chains(
+    p: Ports<'_>,
+    a: &Access,
+    tr: &transcripts::Transcript,
+    kinds: &[outputs::OutputType],
+    model: Option<&str>,
+) -> Result<Vec<Vec<model_choice::Step>>> {
+    let t = a.caller.tenant;
+    let catalog = catalog::models(p.records).await?;
+    let tier = crate::billing::subscription(p.records, &t, &a.caller.user)
+        .await?
+        .filter(|s| s.status == crate::billing::SubscriptionStatus::Active)
+        .map(|s| s.tier);
+    let team_allowed = match &tr.team {
+        Some(team) => crate::teams::get(p.records, &t, team).await?.allowed_models,
+        None => Vec::new(),
+    };
+    let configured =
+        |provider: &str| provider == model_choice::OFFLINE.0 || p.models.configured(provider);
+    let mut out = Vec::new();
+    for kind in kinds {
+        let preference = model_choice::preference(p.records, &t, &a.caller.user, &kind.key).await?;
+        let constraints = model_choice::constraints(p.records, &t, &kind.key).await?;
+        let chain = model_choice::chain(&model_choice::Inputs {
+            output_type: &kind.key,
+            requested: model,
+            preference: preference.as_ref().map(|p| p.model.as_str()),
+            constraints: constraints.as_ref(),
+            tier: tier.as_ref(),
+            team_allowed: &team_allowed,
+            catalog: &catalog,
+            configured: &configured,
+            transcript_tokens: tr.token_estimate.unwrap_or_default(),
+            overhead_tokens: credits::PROMPT_OVERHEAD_TOKENS,
+            max_output_tokens: kind.default_max_output_tokens,
+        })?;
+        out.push(chain);
+    }
+    Ok(out)
+}
+
+/// Reserves one output's estimate (the dearest step of its chain, so that any step it falls
+/// back to is covered) and writes the output; its job is queued by the caller.
+async fn prepare_one(
+    p: Ports<'_>,
+    a: &Access,
+    tr: &transcripts::Transcript,
+    kind: &outputs::OutputType,
+    chain: Vec<model_choice::Step>,
+    previous: Option<&Output>,
+    lead: Option<OutputId>,
+) -> Result<Output> {
+    let t = a.caller.tenant;
+    let tokens = tr.token_estimate.unwrap_or_default();
+    let mut dearest: Option<(u64, &model_choice::Step, u64, u64, bool)> = None;
+    for s in &chain {
+        let m = catalog::model(p.records, &s.provider, &s.model).await?;
+        let (input, out, split) = step_estimate(&m, tokens, kind.default_max_output_tokens);
+        let price = m.price.unwrap_or_default();
+        let (_, cost, _) = credits::estimate(&price, input, out, DEFAULT_RATE);
+        if dearest.as_ref().is_none_or(|d| cost > d.0) {
+            dearest = Some((cost, s, input, out, split));
+        }
+    }
+    let (_, first, input_tokens, max_output_tokens, split) =
+        dearest.ok_or_else(|| Error::unexpected("an empty model chain", kind.key.clone()))?;
+    let job = JobId::from_uuid(p.ids.new_id());
+    let reserved = credits::reserve(
+        p.records,
+        p.clock,
+        ReserveRequest {
+            job,
+            tenant: t,
+            user: a.caller.user,
+            team: tr.team,
+            transcript: Some(tr.id),
+            output_type: Some(kind.key.clone()),
+            provider: first.provider.clone(),
+            model: first.model.clone(),
+            input_tokens,
+            max_output_tokens,
+            rate: DEFAULT_RATE,
+            split,
+        },
+    )
+    .await?;
+    let now = p.clock.now();
+    let first = &chain[0];
+    let output = Output {
+        id: OutputId::from_uuid(p.ids.new_id()),
+        tenant: t,
+        transcript: tr.id,
+        owner: a.caller.user,
+        team: tr.team,
+        output_type: kind.key.clone(),
+        job,
+        provider: first.provider.clone(),
+        model: first.model.clone(),
+        status: OutputStatus::Queued,
+        failure: None,
+        reserved_credits: reserved.reserved_credits,
+        cost_credits: None,
+        cost_micro_usd: None,
+        verified_quotes: 0,
+        dropped_quotes: 0,
+        segments_cited: 0,
+        segments_total: 0,
+        files: Vec::new(),
+        youtube_chapters: None,
+        chain,
+        step: 0,
+        coverage: None,
+        map: None,
+        revision: previous.map_or(1, |o| o.revision + 1),
+        regenerates: previous.map(|o| o.id),
+        lead,
+        version: 0,
+        created_at: now,
+        updated_at: now,
+    };
+    let written = p
+        .records
+        .put(output_item(&output)?, vec![Condition::NotExists])
+        .await;
+    if let Err(e) = written {
+        let _ = credits::release(p.records, &t, &job).await;
+        return Err(e);
+    }
+    Ok(output)
+}
+
+/// A step whose prompt a provider may cache: a real model reading the whole transcript.
+fn cacheable(s: &model_choice::Step) -> bool {
+    s.provider != model_choice::OFFLINE.0 && !s.map_reduce
+}
+
+/// Waits until the lead output's call has had time to put the shared prompt in the provider's
+/// cache (bounded: a lead that has not started within a few warm-ups is not waited for).
+async fn follow(p: Ports<'_>, o: &Output, step: &model_choice::Step) {
+    let warmup = p.models.cache_warmup(&step.provider);
+    let Some(lead) = o.lead.filter(|_| !warmup.is_zero()) else {
+        return;
+    };
+    let poll = (warmup / 10).max(std::time::Duration::from_millis(5));
+    let give_up = std::time::Instant::now() + warmup * 5;
+    loop {
+        match get(p.records, &o.tenant, &lead).await {
+            Ok(l) if matches!(l.status, OutputStatus::Done | OutputStatus::Failed) => return,
+            Ok(l) if l.status == OutputStatus::Running => {
+                let started = l.updated_at.0;
+                let ready = started + i64::try_from(warmup.as_millis()).unwrap_or(i64::MAX);
+                let now = p.clock.now().0;
+                if now < ready {
+                    p.models
+                        .sleep(std::time::Duration::from_millis((ready - now) as u64))
+                        .await;
+                }
+                return;
+            }
+            Ok(_) if std::time::Instant::now() < give_up => p.models.sleep(poll).await,
+            _ => return,
+        }
+    }
+}
+
+async fn enqueue(p: Ports<'_>, o: &Output, phase: Option<Phase>) -> Result<()> {
+    let dedup = match phase {
+        None => o.id.to_string(),
+        Some(Phase::Map { step, chunk }) => format!("{}-m{step}-{chunk}", o.id),
+        Some(Phase::Reduce { step }) => format!("{}-r{step}", o.id),
+        Some(Phase::Resume { step }) => format!("{}-s{step}", o.id),
+    };
+    let body = serde_json::to_string(&JobMessage {
+        tenant: o.tenant,
+        output: o.id,
+        phase,
+    })
+    .map_err(|e| Error::unexpected("encoding a job", e))?;
+    p.queue
+        .send(Message {
+            body,
+            attributes: Default::default(),
+            dedup_id: Some(dedup),
+        })
+        .await
+        .map(|_| ())
+}
+
+/// After an upload: the outputs named when the transcript was created (`output_types`) are
+/// requested as its owner, once. The transcript's `generation` moves from `requested` to
+/// `queued` (or to `failed`, with `generation_error`, when the request is refused: no credits,
+/// no model allowed). A transient failure is returned, so the event is delivered again.
+pub async fn after_upload(p: Ports<'_>, event_json: &[u8]) -> Result<Vec<Output>> {
+    let mut made = Vec::new();
+    for created in crate::uploads::parse_s3_event(event_json)? {
+        if let Some((t, id)) = keys::parse_transcript_upload(&created.key) {
+            made.extend(request_after_upload(p, &t, &id).await?);
+        }
+    }
+    Ok(made)
+}
+
+async fn set_generation(
+    p: Ports<'_>,
+    t: &TenantId,
+    id: &TranscriptId,
+    from: &str,
+    to: &str,
+    error: Option<String>,
+) -> Result<bool> {
+    let mut update = Update::new().set("generation", to).add("version", 1);
+    if let Some(e) = error {
+        update = update.set("generation_error", e);
+    }
+    match p
+        .records
+        .update(
+            &keys::transcript(t, id),
+            update,
+            vec![Condition::equals("generation", from)],
+        )
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if e.failed_write() == Some(0) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+async fn request_after_upload(
+    p: Ports<'_>,
+    t: &TenantId,
+    id: &TranscriptId,
+) -> Result<Vec<Output>> {
+    let tr = match transcripts::get(p.records, t, id).await {
+        Ok(tr) => tr,
+        Err(Error::NotFound { .. }) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    if tr.status != Status::Ready || tr.generation.as_deref() != Some("requested") {
+        return Ok(Vec::new());
+    }
+    // Claimed first: a delivery of the same event at the same time requests nothing.
+    if !set_generation(p, t, id, "requested", "requesting", None).await? {
+        return Ok(Vec::new());
+    }
+    let owner = access::Caller {
+        tenant: *t,
+        user: tr.owner,
+        email: None,
+        platform_admin: false,
+    };
+    let outcome = match access::load(p.records, p.clock, &owner).await {
+        Ok(a) => request(p, &a, id, &tr.output_types, None).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(made) => {
+            set_generation(p, t, id, "requesting", "queued", None).await?;
+            Ok(made)
+        }
+        Err(e @ Error::Unavailable { .. }) => {
+            set_generation(p, t, id, "requesting", "requested", None).await?;
+            Err(e)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, transcript = %id, "the outputs asked for at upload were refused");
+            set_generation(p, t, id, "requesting", "failed", Some(e.to_string())).await?;
+            Ok(Vec::new())
+        }
+    }
 }
 
 pub async fn get(records: &dyn Records, t: &TenantId, id: &OutputId) -> Result<Output> {
@@ -319,14 +707,20 @@ async fn fail(p: Ports<'_>, o: &Output, reason: &str) -> Result<()> {
 pub enum Processed {
     Done(OutputId),
     Failed(OutputId, String),
-    /// Done or failed before: nothing to do.
+    /// Done or failed before, or a message of a phase that is over: nothing to do.
     AlreadyFinished(OutputId),
+    /// The transcript is read in chunks: this many map jobs were queued.
+    Mapping(OutputId, u32),
+    /// One chunk was read (and, after the last, the reduce job queued).
+    Mapped(OutputId),
+    /// A step failed; the next step of the chain was queued.
+    FellBack(OutputId, String),
 }
 
 /// The transcript as the model reads it: one line per segment, its id first.
-fn prefix(t: &Normalized) -> String {
+fn prefix(t: &Normalized, segments: std::ops::RangeInclusive<usize>) -> String {
     let mut out = String::new();
-    for s in &t.segments {
+    for s in &t.segments[segments] {
         let who = s
             .speaker
             .as_deref()
@@ -364,19 +758,15 @@ pub async fn process(p: Ports<'_>, body: &str, last_attempt: bool) -> Result<Pro
     if matches!(o.status, OutputStatus::Done | OutputStatus::Failed) {
         return Ok(Processed::AlreadyFinished(o.id));
     }
-    if let Err(e) = update_output(p, &o, Update::new().set("status", "running")).await {
-        if e.failed_write() != Some(0) {
-            return Err(e);
-        }
-        // Another delivery moved it at the same moment: done already, or at work on it now
-        // (then this one comes back after its visibility timeout).
-        let now = get(p.records, &msg.tenant, &msg.output).await?;
-        if matches!(now.status, OutputStatus::Done | OutputStatus::Failed) {
-            return Ok(Processed::AlreadyFinished(now.id));
-        }
-        return Err(Conflict::TransactionConflict.into());
+    match msg.phase {
+        None => start(p, o, 0, last_attempt).await,
+        Some(Phase::Resume { step }) => start(p, o, step, last_attempt).await,
+        Some(Phase::Map { step, chunk }) => map(p, o, step, chunk, last_attempt).await,
+        Some(Phase::Reduce { step }) => reduce(p, o, step, last_attempt).await,
     }
-    let o = get(p.records, &msg.tenant, &msg.output).await?;
+}
+
+async fn load_normalized(p: Ports<'_>, o: &Output) -> Result<(String, Normalized)> {
     let tr = transcripts::get(p.records, &o.tenant, &o.transcript).await?;
     let normalized = transcripts::segments(
         transcripts::Ports {
@@ -388,28 +778,411 @@ pub async fn process(p: Ports<'_>, body: &str, last_attempt: bool) -> Result<Pro
         &tr,
     )
     .await?;
-    let kind = outputs::builtin(&o.output_type)
-        .ok_or_else(|| Error::unexpected("an unknown output type", o.output_type.clone()))?;
+    Ok((tr.title, normalized))
+}
 
-    let (mut result, usage) = match generate(p, &o, &kind, &tr.title, &normalized).await {
-        Ok(r) => r,
-        Err(GenError::Transient(why)) if !last_attempt => {
-            // Back to the queue: another delivery tries again.
-            return Err(Error::unavailable("the model", why));
+fn step_of(o: &Output, step: u32) -> Result<model_choice::Step> {
+    o.chain
+        .get(step as usize)
+        .cloned()
+        .ok_or_else(|| Error::unexpected("a chain step that is not there", step.to_string()))
+}
+
+fn kind_of(o: &Output) -> Result<outputs::OutputType> {
+    outputs::builtin(&o.output_type)
+        .ok_or_else(|| Error::unexpected("an unknown output type", o.output_type.clone()))
+}
+
+/// Runs the chain from step `from`: the first step that answers writes the output.
+async fn start(p: Ports<'_>, o: Output, from: u32, last_attempt: bool) -> Result<Processed> {
+    if o.step != from || o.map.is_some() {
+        // A stale message: the output moved on (or is being read in chunks).
+        return Ok(Processed::AlreadyFinished(o.id));
+    }
+    if let Err(e) = update_output(p, &o, Update::new().set("status", "running")).await {
+        if e.failed_write() != Some(0) {
+            return Err(e);
         }
-        Err(GenError::Transient(why) | GenError::Final(why)) => {
-            credits::release(p.records, &o.tenant, &o.job).await?;
-            fail(p, &o, &why).await?;
-            return Ok(Processed::Failed(o.id, why));
+        // Another delivery moved it at the same moment: done already, or at work on it now
+        // (then this one comes back after its visibility timeout).
+        let now = get(p.records, &o.tenant, &o.id).await?;
+        if matches!(now.status, OutputStatus::Done | OutputStatus::Failed) {
+            return Ok(Processed::AlreadyFinished(now.id));
+        }
+        return Err(Conflict::TransactionConflict.into());
+    }
+    let o = get(p.records, &o.tenant, &o.id).await?;
+    let (title, normalized) = load_normalized(p, &o).await?;
+    let kind = kind_of(&o)?;
+    let chain = if o.chain.is_empty() {
+        // Outputs written before chains: their one model.
+        vec![model_choice::Step {
+            provider: o.provider.clone(),
+            model: o.model.clone(),
+            map_reduce: false,
+        }]
+    } else {
+        o.chain.clone()
+    };
+    let mut why = Vec::new();
+    let mut transient = false;
+    for (k, step) in chain.iter().enumerate().skip(from as usize) {
+        let k = k as u32;
+        if step.map_reduce {
+            return begin_map(p, &o, k, step, &normalized).await;
+        }
+        let outcome = if step.provider == model_choice::OFFLINE.0 {
+            offline(&kind, &title, &normalized)
+        } else {
+            if k == 0 {
+                follow(p, &o, step).await;
+            }
+            let request = whole_request(step, &kind, &normalized);
+            call_with_repair(p, step, request, &kind).await
+        };
+        match outcome {
+            Ok((result, usage)) => {
+                let all = normalized.segments.len() as u64;
+                let coverage = Coverage {
+                    chunks: 1,
+                    segments_read: all,
+                    segments_total: all,
+                };
+                return finish(p, &o, &kind, step, result, usage, coverage, &normalized).await;
+            }
+            Err(e) => {
+                transient |= matches!(e, GenError::Transient(_));
+                why.push(format!("{}: {}", step.name(), e.text()));
+            }
+        }
+    }
+    give_up(p, &o, why, transient, last_attempt).await
+}
+
+/// Every step failed: back to the queue when one failure may pass, else failed and released.
+async fn give_up(
+    p: Ports<'_>,
+    o: &Output,
+    why: Vec<String>,
+    transient: bool,
+    last_attempt: bool,
+) -> Result<Processed> {
+    let why = why.join("; ");
+    if transient && !last_attempt {
+        return Err(Error::unavailable("the model", why));
+    }
+    credits::release(p.records, &o.tenant, &o.job).await?;
+    let now = get(p.records, &o.tenant, &o.id).await?;
+    if matches!(now.status, OutputStatus::Done | OutputStatus::Failed) {
+        return Ok(Processed::AlreadyFinished(o.id));
+    }
+    fail(p, &now, &why).await?;
+    Ok(Processed::Failed(o.id, why))
+}
+
+/// A step failed for good: the next one is queued (or, at the end of the chain, the output
+/// fails).
+async fn fall_back(
+    p: Ports<'_>,
+    o: &Output,
+    step: u32,
+    why: String,
+    transient: bool,
+    last_attempt: bool,
+) -> Result<Processed> {
+    if transient && !last_attempt {
+        return Err(Error::unavailable("the model", why));
+    }
+    let next = step + 1;
+    if next as usize >= o.chain.len() {
+        return give_up(p, o, vec![why], false, true).await;
+    }
+    // Chunks of the step may be recorded meanwhile: move on from the latest version.
+    for _ in 0..20 {
+        let now = get(p.records, &o.tenant, &o.id).await?;
+        if now.step != step || matches!(now.status, OutputStatus::Done | OutputStatus::Failed) {
+            return Ok(Processed::AlreadyFinished(o.id));
+        }
+        let update = Update::new().set("step", next).remove("map");
+        match update_output(p, &now, update).await {
+            Ok(()) => {
+                let moved = get(p.records, &o.tenant, &o.id).await?;
+                enqueue(p, &moved, Some(Phase::Resume { step: next })).await?;
+                return Ok(Processed::FellBack(o.id, why));
+            }
+            Err(e) if e.failed_write() == Some(0) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Conflict::TransactionConflict.into())
+}
+
+fn chunks_for(
+    p: Ports<'_>,
+    step: &model_choice::Step,
+    normalized: &Normalized,
+) -> impl std::future::Future<Output = Result<Vec<recap_transcript::Chunk>>> {
+    let records = p.records;
+    let (provider, model) = (step.provider.clone(), step.model.clone());
+    async move {
+        let m = catalog::model(records, &provider, &model).await?;
+        Ok(recap_transcript::chunk(
+            normalized,
+            chunk_window(m.context_window),
+            MAP_OVERLAP_TOKENS,
+            family(&provider),
+        ))
+    }
+}
+
+fn family(provider: &str) -> recap_transcript::TokenizerFamily {
+    use recap_transcript::TokenizerFamily as F;
+    match provider {
+        "openai" => F::OpenAi,
+        "anthropic" => F::Anthropic,
+        "google" => F::Gemini,
+        _ => F::Other,
+    }
+}
+
+/// The step reads in chunks: one map job per chunk, through the queue.
+async fn begin_map(
+    p: Ports<'_>,
+    o: &Output,
+    k: u32,
+    step: &model_choice::Step,
+    normalized: &Normalized,
+) -> Result<Processed> {
+    let chunks = chunks_for(p, step, normalized).await?;
+    let n = chunks.len() as u32;
+    let state = MapState {
+        step: k,
+        chunks: n,
+        done: Vec::new(),
+        usage: Usage::default(),
+    };
+    let now = get(p.records, &o.tenant, &o.id).await?;
+    match update_output(
+        p,
+        &now,
+        Update::new().set("step", k).set("map", to_value(&state)?),
+    )
+    .await
+    {
+        Ok(()) => {}
+        Err(e) if e.failed_write() == Some(0) => return Ok(Processed::AlreadyFinished(o.id)),
+        Err(e) => return Err(e),
+    }
+    let now = get(p.records, &o.tenant, &o.id).await?;
+    for chunk in 0..n {
+        enqueue(p, &now, Some(Phase::Map { step: k, chunk })).await?;
+    }
+    Ok(Processed::Mapping(o.id, n))
+}
+
+fn map_file(o: &Output, step: u32, chunk: u32) -> Result<FileKey> {
+    keys::output_file(
+        &o.tenant,
+        &o.transcript,
+        &o.id,
+        &format!("map-{step}-{chunk}.json"),
+    )
+}
+
+/// The schema of a map step's notes.
+fn notes_schema() -> Value {
+    serde_json::json!({
+        "type": "object",
+        "required": ["notes"],
+        "properties": {"notes": {"type": "array", "items": {
+            "type": "object",
+            "required": ["text", "quote", "segments"],
+            "properties": {
+                "text": {"type": "string"},
+                "quote": {"type": "string"},
+                "segments": {"type": "array", "items": {"type": "string"}, "minItems": 1}
+            }
+        }}}
+    })
+}
+
+async fn map(
+    p: Ports<'_>,
+    o: Output,
+    step: u32,
+    chunk: u32,
+    last_attempt: bool,
+) -> Result<Processed> {
+    let Some(state) = o.map.clone().filter(|m| m.step == step && o.step == step) else {
+        return Ok(Processed::AlreadyFinished(o.id));
+    };
+    if state.done.contains(&chunk) {
+        return Ok(Processed::AlreadyFinished(o.id));
+    }
+    let s = step_of(&o, step)?;
+    let kind = kind_of(&o)?;
+    let (_, normalized) = load_normalized(p, &o).await?;
+    let chunks = chunks_for(p, &s, &normalized).await?;
+    let Some(c) = chunks.get(chunk as usize) else {
+        return Err(Error::unexpected(
+            "a chunk that is not there",
+            chunk.to_string(),
+        ));
+    };
+    let request = ModelRequest {
+        model: s.model.clone(),
+        cacheable_prefix: prefix(&normalized, c.first_segment..=c.last_segment),
+        instructions: format!(
+            "This is part {} of {} of a transcript. Note everything in it that a {} of the whole would need. {}",
+            chunk + 1,
+            state.chunks,
+            kind.name,
+            outputs::CITATION_RULES
+        ),
+        schema_name: "notes".into(),
+        json_schema: notes_schema(),
+        max_output_tokens: MAP_ANSWER_TOKENS,
+    };
+    let (notes, usage) = match call_checked(p, &s, request, &notes_schema(), None).await {
+        Ok(r) => r,
+        Err(e) => {
+            let transient = matches!(e, GenError::Transient(_));
+            let why = format!("{} (part {}): {}", s.name(), chunk + 1, e.text());
+            return fall_back(p, &o, step, why, transient, last_attempt).await;
         }
     };
+    let key = map_file(&o, step, chunk)?;
+    p.files
+        .put(&key, notes.to_string().into_bytes(), "application/json")
+        .await?;
+    // Record the chunk (optimistically: another chunk may be recorded at the same time).
+    for _ in 0..20 {
+        let now = get(p.records, &o.tenant, &o.id).await?;
+        let Some(mut m) = now
+            .map
+            .clone()
+            .filter(|m| m.step == step && now.step == step)
+        else {
+            return Ok(Processed::AlreadyFinished(o.id));
+        };
+        if m.done.contains(&chunk) {
+            return Ok(Processed::AlreadyFinished(o.id));
+        }
+        m.done.push(chunk);
+        add(&mut m.usage, &usage);
+        let complete = m.done.len() as u32 == m.chunks;
+        match update_output(p, &now, Update::new().set("map", to_value(&m)?)).await {
+            Ok(()) => {
+                if complete {
+                    let after = get(p.records, &o.tenant, &o.id).await?;
+                    enqueue(p, &after, Some(Phase::Reduce { step })).await?;
+                }
+                return Ok(Processed::Mapped(o.id));
+            }
+            Err(e) if e.failed_write() == Some(0) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Conflict::TransactionConflict.into())
+}
+
+async fn reduce(p: Ports<'_>, o: Output, step: u32, last_attempt: bool) -> Result<Processed> {
+    let Some(state) = o
+        .map
+        .clone()
+        .filter(|m| m.step == step && o.step == step && m.done.len() as u32 == m.chunks)
+    else {
+        return Ok(Processed::AlreadyFinished(o.id));
+    };
+    let s = step_of(&o, step)?;
+    let kind = kind_of(&o)?;
+    let (_, normalized) = load_normalized(p, &o).await?;
+    let chunks = chunks_for(p, &s, &normalized).await?;
+    let mut notes = String::new();
+    for chunk in 0..state.chunks {
+        let Some((bytes, _)) = p.files.get(&map_file(&o, step, chunk)?).await? else {
+            return Err(Error::unexpected(
+                "a chunk's notes are missing",
+                chunk.to_string(),
+            ));
+        };
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::unexpected("reading a chunk's notes", e))?;
+        for n in v["notes"].as_array().into_iter().flatten() {
+            let ids: Vec<&str> = n["segments"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            notes.push_str(&format!(
+                "[{}] {} — \"{}\"\n",
+                ids.join(" "),
+                n["text"].as_str().unwrap_or(""),
+                n["quote"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    let request = ModelRequest {
+        model: s.model.clone(),
+        cacheable_prefix: notes,
+        instructions: format!(
+            "These are notes on every part of one transcript, each with the segment ids it cites. {}",
+            envelope_instructions(&kind)
+        ),
+        schema_name: "output".into(),
+        json_schema: outputs::envelope_schema(),
+        max_output_tokens: kind.default_max_output_tokens,
+    };
+    let (result, usage) = match call_with_repair(p, &s, request, &kind).await {
+        Ok(r) => r,
+        Err(e) => {
+            let transient = matches!(e, GenError::Transient(_));
+            return fall_back(
+                p,
+                &o,
+                step,
+                format!("{}: {}", s.name(), e.text()),
+                transient,
+                last_attempt,
+            )
+            .await;
+        }
+    };
+    let mut total = state.usage;
+    add(&mut total, &usage);
+    let mut read = std::collections::BTreeSet::new();
+    for c in &chunks {
+        read.extend(c.first_segment..=c.last_segment);
+    }
+    let coverage = Coverage {
+        chunks: state.chunks,
+        segments_read: read.len() as u64,
+        segments_total: normalized.segments.len() as u64,
+    };
+    finish(p, &o, &kind, &s, result, total, coverage, &normalized).await
+}
+
+/// Verifies, renders and stores the result, settles the credits at the answering model's
+/// price, and marks the output done.
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    p: Ports<'_>,
+    o: &Output,
+    kind: &outputs::OutputType,
+    step: &model_choice::Step,
+    mut result: Value,
+    usage: Usage,
+    coverage: Coverage,
+    normalized: &Normalized,
+) -> Result<Processed> {
     let Verification {
         verified_quotes,
         dropped_quotes,
-    } = outputs::verify(&mut result, &normalized);
+    } = outputs::verify(&mut result, normalized);
     let cited = outputs::cited_segments(&result).len() as u64;
     let mut files = Vec::new();
-    let mut rendered = outputs::render(&o.output_type, &result, &normalized);
+    let mut rendered = outputs::render(&kind.key, &result, normalized);
     rendered.push((
         "result.json".into(),
         "application/json".into(),
@@ -424,23 +1197,48 @@ pub async fn process(p: Ports<'_>, body: &str, last_attempt: bool) -> Result<Pro
             content_type,
         });
     }
-    let entry = credits::settle(p.records, p.clock, &o.tenant, &o.job, usage, 1).await?;
-    let youtube = (o.output_type == outputs::ANCHORS)
+    let (m, price) = catalog::usable(p.records, &step.provider, &step.model).await?;
+    let entry = credits::settle_priced(
+        p.records,
+        p.clock,
+        &o.tenant,
+        &o.job,
+        usage,
+        1,
+        Some(credits::Priced {
+            provider: m.provider,
+            model: m.model,
+            price_version: m.price_version,
+            price,
+        }),
+    )
+    .await?;
+    let youtube = (kind.key == outputs::ANCHORS)
         .then(|| outputs::youtube_chapters(&result))
         .flatten();
     let mut update = Update::new()
         .set("status", "done")
+        .set("provider", step.provider.clone())
+        .set("model", step.model.clone())
         .set("cost_credits", entry.credits_charged)
         .set("cost_micro_usd", entry.cost_micro_usd)
         .set("verified_quotes", verified_quotes)
         .set("dropped_quotes", dropped_quotes)
         .set("segments_cited", cited)
         .set("segments_total", normalized.segments.len() as u64)
+        .set("coverage", to_value(&coverage)?)
         .set("files", to_value(&files)?);
     if let Some(y) = youtube {
         update = update.set("youtube_chapters", y);
     }
-    match update_output(p, &o, update).await {
+    // The version read when this step began: another delivery that finished first makes the
+    // write fail (and settlement charged once either way). Map steps record chunks after
+    // that, so they start from the latest version, still running.
+    let now = get(p.records, &o.tenant, &o.id).await?;
+    if now.status != OutputStatus::Running || (now.map.is_none() && now.version != o.version) {
+        return Ok(Processed::AlreadyFinished(o.id));
+    }
+    match update_output(p, &now, update).await {
         Ok(()) => Ok(Processed::Done(o.id)),
         // Another delivery finished it first (settlement charged once either way).
         Err(e) if e.failed_write() == Some(0) => Ok(Processed::AlreadyFinished(o.id)),
@@ -451,43 +1249,96 @@ pub async fn process(p: Ports<'_>, body: &str, last_attempt: bool) -> Result<Pro
 enum GenError {
     /// Another attempt may succeed (rate limits, outages).
     Transient(String),
-    /// It will not: the output fails.
+    /// It will not: the step fails.
     Final(String),
 }
 
-async fn generate(
-    p: Ports<'_>,
-    o: &Output,
+impl GenError {
+    fn text(&self) -> &str {
+        match self {
+            GenError::Transient(s) | GenError::Final(s) => s,
+        }
+    }
+}
+
+fn offline(
     kind: &outputs::OutputType,
     title: &str,
     t: &Normalized,
 ) -> std::result::Result<(Value, Usage), GenError> {
-    if o.provider == DEFAULT_MODEL.0 {
-        let result = outputs::offline(&kind.key, title, t)
-            .ok_or_else(|| GenError::Final("no offline generator for this output type".into()))?;
-        // Billed at the offline price (zero); the usage records what it would weigh.
-        let output = recap_transcript::heuristic_tokens(&result.to_string());
-        let usage = Usage {
-            uncached_input: t.token_estimate(recap_transcript::TokenizerFamily::Other),
-            output,
-            ..Usage::default()
-        };
-        return Ok((result, usage));
+    let result = outputs::offline(&kind.key, title, t)
+        .ok_or_else(|| GenError::Final("no offline generator for this output type".into()))?;
+    // Billed at the offline price (zero); the usage records what it would weigh.
+    let output = recap_transcript::heuristic_tokens(&result.to_string());
+    let usage = Usage {
+        uncached_input: t.token_estimate(recap_transcript::TokenizerFamily::Other),
+        output,
+        ..Usage::default()
+    };
+    Ok((result, usage))
+}
+
+fn envelope_instructions(kind: &outputs::OutputType) -> String {
+    format!(
+        "{} Answer with a JSON object whose `{}` property holds it; leave the other properties out.",
+        kind.instructions, kind.key
+    )
+}
+
+/// The request for a transcript read whole. The prompt opens with what every output type of
+/// this transcript shares, in the order providers cache it (the schema, which is the same
+/// envelope for every type, then the transcript); only the instructions differ.
+fn whole_request(
+    step: &model_choice::Step,
+    kind: &outputs::OutputType,
+    t: &Normalized,
+) -> ModelRequest {
+    let all = t.segments.len().saturating_sub(1);
+    ModelRequest {
+        model: step.model.clone(),
+        cacheable_prefix: if t.segments.is_empty() {
+            String::new()
+        } else {
+            prefix(t, 0..=all)
+        },
+        instructions: envelope_instructions(kind),
+        schema_name: "output".into(),
+        json_schema: outputs::envelope_schema(),
+        max_output_tokens: kind.default_max_output_tokens,
     }
-    let Some(models) = p.models.models(&o.provider) else {
+}
+
+/// Calls the step's model for an output: the answer is the envelope's property for the kind
+/// (or, from a model that ignored the envelope, the bare object), valid against its schema.
+async fn call_with_repair(
+    p: Ports<'_>,
+    step: &model_choice::Step,
+    request: ModelRequest,
+    kind: &outputs::OutputType,
+) -> std::result::Result<(Value, Usage), GenError> {
+    let key = kind.key.clone();
+    let pick = move |v: Value| match v.get(&key) {
+        Some(inner) if inner.is_object() => inner.clone(),
+        _ => v,
+    };
+    call_checked(p, step, request, &kind.json_schema, Some(&pick)).await
+}
+
+/// One call, and one repair attempt when the answer is not valid against `schema`.
+async fn call_checked(
+    p: Ports<'_>,
+    step: &model_choice::Step,
+    mut request: ModelRequest,
+    schema: &Value,
+    pick: Option<&(dyn Fn(Value) -> Value + Send + Sync)>,
+) -> std::result::Result<(Value, Usage), GenError> {
+    let Some(models) = p.models.models(&step.provider) else {
         return Err(GenError::Final(format!(
             "no key is configured for the provider {}",
-            o.provider
+            step.provider
         )));
     };
-    let mut request = ModelRequest {
-        model: o.model.clone(),
-        cacheable_prefix: prefix(t),
-        instructions: kind.instructions.clone(),
-        schema_name: kind.key.clone(),
-        json_schema: kind.json_schema.clone(),
-        max_output_tokens: kind.default_max_output_tokens,
-    };
+    let instructions = request.instructions.clone();
     let mut usage = Usage::default();
     for attempt in 0..2 {
         let answer = models.call(&request).await.map_err(|e| {
@@ -499,17 +1350,22 @@ async fn generate(
         })?;
         add(&mut usage, &answer.usage);
         let problem = match serde_json::from_str::<Value>(&answer.text) {
-            Ok(v) => match schema_errors(&kind.json_schema, &v) {
-                None => return Ok((v, usage)),
-                Some(errors) => errors,
-            },
+            Ok(v) => {
+                let v = match pick {
+                    Some(f) => f(v),
+                    None => v,
+                };
+                match schema_errors(schema, &v) {
+                    None => return Ok((v, usage)),
+                    Some(errors) => errors,
+                }
+            }
             Err(e) => format!("not JSON: {e}"),
         };
         if attempt == 0 {
             // One repair attempt, told what was wrong.
             request.instructions = format!(
-                "{}\n\nYour previous answer was invalid ({problem}). Answer again with JSON valid against the schema.",
-                kind.instructions
+                "{instructions}\n\nYour previous answer was invalid ({problem}). Answer again with JSON valid against the schema."
             );
         } else {
             return Err(GenError::Final(format!(
@@ -517,7 +1373,7 @@ async fn generate(
             )));
         }
     }
-    Err(GenError::Final("unreachable".into()))
+    Err(GenError::Final("no answer".into()))
 }
 
 fn add(total: &mut Usage, u: &Usage) {

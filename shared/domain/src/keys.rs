@@ -29,7 +29,12 @@
 //! | an output                            | `{t}#OUTPUT#{id}` / `META`                  | 1 GetItem   |
 //! | a transcript's outputs, newest first | gsi1 `{t}#TRANSCRIPT#{tr}#OUTPUTS` / `{id}`, descending | 1 Query a page |
 //! | a tenant's outputs, newest first     | gsi2 `{t}#OUTPUTS` / `{id}`, descending     | 1 Query a page |
+//! | a playlist with its items, in order  | `{t}#PLAYLIST#{id}`: `A#META` (holds the order) + `ITEM#{item}` | 1 Query |
+//! | a playlist's header, or one item     | `{t}#PLAYLIST#{id}` / `A#META`, `ITEM#{item}` | 1 GetItem |
+//! | a tenant's playlists, newest first   | gsi1 `{t}#PLAYLISTS` / `{id}` (v7), descending (headers only) | 1 Query a page |
 //! | a user's subscription                | `{t}#USER#{u}` / `SUBSCRIPTION`             | 1 GetItem   |
+//! | a user's model preferences           | `{t}#USER#{u}#PREFERENCES` / `{output type}` | 1 Query (one: GetItem) |
+//! | a tenant's output constraints        | `{t}#OUTPUT_CONSTRAINTS` / `{output type}`  | 1 Query (one: GetItem) |
 //! | a tier                               | `CATALOG#TIERS` / `{id}`                    | 1 GetItem   |
 //! | reconciliation: periods that ended   | gsi1 `SYSTEM#SUBSCRIPTIONS_DUE` / `{period end}#{t}#{u}`, up to now | 1 Query a page |
 //! | reconciliation: leases that ran out  | gsi2 `SYSTEM#RESERVED_JOBS` / `{lease end}#{t}#{job}`, up to now | 1 Query a page |
@@ -59,6 +64,24 @@ pub fn tenant_pk(t: &TenantId, kind: &str) -> String {
 
 pub fn user(t: &TenantId, u: &UserId) -> Key {
     Key::new(user_pk(t, u), "PROFILE")
+}
+
+/// A user's model preferences, one item per output type.
+pub fn preferences_pk(t: &TenantId, u: &UserId) -> String {
+    format!("{t}#USER#{u}#PREFERENCES")
+}
+
+pub fn preference(t: &TenantId, u: &UserId, output_type: &str) -> Key {
+    Key::new(preferences_pk(t, u), output_type)
+}
+
+/// The tenant's model constraints, one item per output type.
+pub fn output_constraints_pk(t: &TenantId) -> String {
+    tenant_pk(t, "OUTPUT_CONSTRAINTS")
+}
+
+pub fn output_constraints(t: &TenantId, output_type: &str) -> Key {
+    Key::new(output_constraints_pk(t), output_type)
 }
 
 /// The partition of a user: their profile and their team memberships.
@@ -230,6 +253,37 @@ pub fn outputs_index(t: &TenantId, id: &crate::ids::OutputId) -> Key {
     Key::new(tenant_pk(t, "OUTPUTS"), id.to_string())
 }
 
+/// The partition of a playlist: its header and its items, so one Query reads them all.
+pub fn playlist_pk(t: &TenantId, id: &crate::ids::PlaylistId) -> String {
+    format!("{t}#PLAYLIST#{id}")
+}
+
+/// The sort key of a playlist's header; it sorts before every item's.
+pub const PLAYLIST_HEADER: &str = "A#META";
+pub const PLAYLIST_ITEM_PREFIX: &str = "ITEM#";
+
+pub fn playlist(t: &TenantId, id: &crate::ids::PlaylistId) -> Key {
+    Key::new(playlist_pk(t, id), PLAYLIST_HEADER)
+}
+
+pub fn playlist_item(
+    t: &TenantId,
+    id: &crate::ids::PlaylistId,
+    item: &impl std::fmt::Display,
+) -> Key {
+    Key::new(playlist_pk(t, id), format!("{PLAYLIST_ITEM_PREFIX}{item}"))
+}
+
+/// The gsi1 partition of a tenant's playlists.
+pub fn playlists_pk(t: &TenantId) -> String {
+    tenant_pk(t, "PLAYLISTS")
+}
+
+/// The gsi1 key that lists a tenant's playlists (ids are v7: by creation).
+pub fn playlists_index(t: &TenantId, id: &crate::ids::PlaylistId) -> Key {
+    Key::new(playlists_pk(t), id.to_string())
+}
+
 /// A rendered file of an output: `{t}/outputs/{transcript}/{output}/{name}`.
 pub fn output_file(
     t: &TenantId,
@@ -336,6 +390,34 @@ mod tests {
             membership(&t, &u, &team_id),
             members_index(&t, &team_id, &u),
             role(&t, &reviewer),
+        ] {
+            assert!(k.pk.starts_with(&format!("{T}#")), "{k}");
+        }
+    }
+
+    #[test]
+    fn playlist_keys_are_exact_strings_that_start_with_the_tenant() {
+        let t = TenantId::parse(T).unwrap();
+        let p = crate::ids::PlaylistId::parse(X).unwrap();
+        assert_eq!(playlist_pk(&t, &p), format!("{T}#PLAYLIST#{X}"));
+        assert_eq!(
+            playlist(&t, &p),
+            Key::new(format!("{T}#PLAYLIST#{X}"), "A#META")
+        );
+        assert_eq!(
+            playlist_item(&t, &p, &U),
+            Key::new(format!("{T}#PLAYLIST#{X}"), format!("ITEM#{U}"))
+        );
+        assert_eq!(
+            playlists_index(&t, &p),
+            Key::new(format!("{T}#PLAYLISTS"), X)
+        );
+        // The header comes first in the partition's Query.
+        assert!(PLAYLIST_HEADER < playlist_item(&t, &p, &U).sk.as_str());
+        for k in [
+            playlist(&t, &p),
+            playlist_item(&t, &p, &U),
+            playlists_index(&t, &p),
         ] {
             assert!(k.pk.starts_with(&format!("{T}#")), "{k}");
         }

@@ -16,6 +16,7 @@ pub type Credits = u64;
 
 /// Tokens of one model call, in the buckets providers bill separately.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Usage {
     #[serde(default)]
     pub uncached_input: u64,
@@ -41,11 +42,17 @@ impl Usage {
 
 /// Micro-USD per million tokens of each bucket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PriceSheet {
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub uncached_input: MicroUsd,
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub cache_read: MicroUsd,
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub cache_write: MicroUsd,
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub output: MicroUsd,
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub reasoning: MicroUsd,
 }
 
@@ -69,6 +76,7 @@ pub fn cost(usage: &Usage, price: &PriceSheet) -> MicroUsd {
 
 /// How micro-USD become credits (a tier's rate; [`DEFAULT_RATE`] until tiers set one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreditRate {
     /// Micro-USD one credit buys; at least 1.
     pub micro_usd_per_credit: u64,

@@ -41,9 +41,23 @@ fn cited() -> Value {
     })
 }
 
+/// How every item cites the transcript.
+pub const CITATION_RULES: &str = "Cite every item: `segments` are the ids (s0001…) of the segments it comes from, and `quote` is a short passage copied word for word from them. Do not invent quotes.";
+
+/// One schema for every output type: an object with one optional property per type. Every
+/// request for a transcript sends this same schema (providers place it before the transcript
+/// in what they cache), and the instructions, after the transcript, say which property to fill.
+pub fn envelope_schema() -> Value {
+    let mut properties = serde_json::Map::new();
+    for t in builtins() {
+        properties.insert(t.key.clone(), t.json_schema.clone());
+    }
+    json!({"type": "object", "properties": properties, "additionalProperties": false})
+}
+
 /// The built-in output types.
 pub fn builtins() -> Vec<OutputType> {
-    let rules = "Cite every item: `segments` are the ids (s0001…) of the segments it comes from, and `quote` is a short passage copied word for word from them. Do not invent quotes.";
+    let rules = CITATION_RULES;
     let t = |key: &str, name: &str, what: &str, schema: Value, max: u64, renderers: &[&str]| {
         OutputType {
             key: key.into(),

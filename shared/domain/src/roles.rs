@@ -78,6 +78,21 @@ impl<'de> Deserialize<'de> for Permission {
     }
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Permission {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(Permission::ALL.iter().map(|p| p.as_str())))
+            .description(Some("`resource:action`"))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Permission {}
+
 /// A set of permissions, as bits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Permissions(u32);
@@ -156,6 +171,23 @@ impl fmt::Display for RoleName {
     }
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for RoleName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[a-z][a-z0-9_-]{0,39}$"))
+            .description(Some(
+                "A role: built in (admin, editor, viewer) or the tenant's own.",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for RoleName {}
+
 /// The permissions of a built-in role; `None` for any other name.
 pub fn builtin(name: &str) -> Option<Permissions> {
     use Permission::*;
@@ -193,6 +225,7 @@ pub fn builtin(name: &str) -> Option<Permissions> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Role {
     pub name: RoleName,
     #[serde(default)]
@@ -221,6 +254,7 @@ fn builtin_role(name: &str) -> Option<Role> {
 
 /// What a new or changed custom role says.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RoleInput {
     pub name: Option<String>,

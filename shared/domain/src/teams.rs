@@ -11,12 +11,13 @@ use crate::ids::{TeamId, TenantId, UserId};
 use crate::keys;
 use crate::records::{
     Condition, Index, Item, MAX_TRANSACTION_WRITES, Query, Records, Update, Write, from_item,
-    query_page, to_item,
+    query_page, to_item, to_value,
 };
 use crate::roles::{self, RoleName};
 use crate::users;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Team {
     pub id: TeamId,
     pub name: String,
@@ -24,9 +25,13 @@ pub struct Team {
     pub description: String,
     pub created_by: UserId,
     pub created_at: Timestamp,
+    /// `provider/model` the team's outputs may use, within the tier's; empty: no narrowing.
+    #[serde(default)]
+    pub allowed_models: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Member {
     pub team: TeamId,
     pub user: UserId,
@@ -35,10 +40,29 @@ pub struct Member {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TeamInput {
     pub name: Option<String>,
     pub description: Option<String>,
+    pub allowed_models: Option<Vec<String>>,
+}
+
+fn check_models(models: &[String]) -> Result<()> {
+    if models.len() > 100 {
+        return Err(Error::validation("allowed_models", "at most 100 models"));
+    }
+    for m in models {
+        if m.split_once('/')
+            .is_none_or(|(p, m)| p.is_empty() || m.is_empty())
+        {
+            return Err(Error::validation(
+                "allowed_models",
+                format!("{m:?} is not provider/model"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_name(n: &str) -> Result<String> {
@@ -85,12 +109,15 @@ pub async fn create(
     )?;
     let description = input.description.unwrap_or_default();
     check_description(&description)?;
+    let allowed_models = input.allowed_models.unwrap_or_default();
+    check_models(&allowed_models)?;
     let team = Team {
         id: TeamId::from_uuid(ids.new_id()),
         name,
         description,
         created_by: *by,
         created_at: clock.now(),
+        allowed_models,
     };
     records
         .put(team_item(t, &team)?, vec![Condition::NotExists])
@@ -135,6 +162,10 @@ pub async fn update(
     if let Some(d) = input.description {
         check_description(&d)?;
         update = update.set("description", d);
+    }
+    if let Some(m) = input.allowed_models {
+        check_models(&m)?;
+        update = update.set("allowed_models", to_value(&m)?);
     }
     if update.set.is_empty() {
         return get(records, t, team).await;

@@ -11,6 +11,7 @@ use crate::records::{Condition, Records, Update, from_item};
 use crate::roles::{self, RoleName};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TenantSettings {
     /// The role a user gets on first sight (all but the tenant's first user, who is admin).
     pub default_role: RoleName,
@@ -29,6 +30,7 @@ pub async fn get(records: &dyn Records, t: &TenantId) -> Result<TenantSettings> 
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SettingsInput {
     pub default_role: Option<String>,

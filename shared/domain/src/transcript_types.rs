@@ -14,6 +14,7 @@ use crate::records::{
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TranscriptType {
     #[serde(rename = "type")]
     pub kind: String,
@@ -228,6 +229,7 @@ pub async fn check_exists(
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TypeInput {
     #[serde(rename = "type")]

@@ -44,6 +44,7 @@ pub const DOWNLOAD_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
 pub const OUTPUT_TYPES: &[&str] = &["one_pager", "slides", "bytes", "anchors"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     AwaitingUpload,
@@ -75,6 +76,7 @@ impl Status {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Source {
     pub key: FileKey,
     pub file_name: String,
@@ -83,6 +85,7 @@ pub struct Source {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SpeakerView {
     pub id: String,
     pub name: String,
@@ -90,6 +93,7 @@ pub struct SpeakerView {
 
 /// A transcript's record. Its segments live in the normalized file, never here.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Transcript {
     pub id: TranscriptId,
     pub tenant: TenantId,
@@ -128,9 +132,13 @@ pub struct Transcript {
     pub warnings: Vec<parser::Warning>,
     #[serde(default)]
     pub warning_count: u64,
-    /// Generation asked for at creation and waiting for the generate consumer.
+    /// The outputs named at creation: `requested` once the upload is ready, then `queued`
+    /// (see the transcript's outputs) or `failed` (with `generation_error`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<String>,
+    /// Why the outputs named at creation could not be requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation_error: Option<String>,
     /// The S3 sequencer of the upload last processed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequencer: Option<String>,
@@ -179,6 +187,7 @@ fn item_of(t: &Transcript) -> Result<Item> {
 
 /// What `POST /transcripts` takes.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewTranscript {
     pub title: Option<String>,
@@ -199,6 +208,7 @@ pub struct NewTranscript {
 
 /// The created record, and the upload URL when the content is to be uploaded.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Created {
     #[serde(flatten)]
     pub transcript: Transcript,
@@ -394,6 +404,7 @@ pub async fn create(p: Ports<'_>, a: &Access, input: NewTranscript) -> Result<Cr
         warnings: Vec::new(),
         warning_count: 0,
         generation: None,
+        generation_error: None,
         sequencer: None,
         version: 0,
         created_at: now,
@@ -517,6 +528,7 @@ pub async fn list(
 
 /// What `PATCH /transcripts/{id}` takes.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TranscriptPatch {
     pub title: Option<String>,
@@ -830,7 +842,7 @@ async fn finish(
                 update = update.set("language", l.clone());
             }
             if !tr.output_types.is_empty() {
-                // Picked up by generation once it runs (see the generation issue).
+                // Requested by the upload trigger right after (`generation::after_upload`).
                 update = update.set("generation", "requested");
             }
             Ingested::Ready(tr.id)

@@ -15,6 +15,7 @@ use crate::roles::{self, ADMIN, RoleName};
 use crate::tenants::{self, TenantSettings};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: UserId,
     pub tenant: TenantId,

@@ -7,6 +7,7 @@ use recap_domain::Error;
 use recap_domain::access::Access;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::ApiError;
 
@@ -49,9 +50,13 @@ pub const DEFAULT_PAGE: u32 = 50;
 pub const MAX_PAGE: u32 = 100;
 
 /// `?limit=&cursor=` of every list route.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Items per page, 1-100 (50 when left out).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the page before.
     pub cursor: Option<String>,
 }
 
@@ -83,9 +88,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
 }
 
 /// One page of a list: `{"items": […], "next_cursor": …}` (the cursor is absent on the last).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ListPage<T> {
     pub items: Vec<T>,
+    /// Where the next page starts (`?cursor=`); absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }

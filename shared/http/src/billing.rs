@@ -72,11 +72,16 @@ pub(crate) async fn billing_records(
     Ok(Json(page.into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UsageParams {
+    /// A day (`2026-11-01`, from its start) or an RFC 3339 instant.
     from: Option<String>,
+    /// A day (`2026-11-30`, to its end) or an RFC 3339 instant.
     to: Option<String>,
+    /// One user's usage: the caller's own, or anyone's with `billing:read`.
+    #[param(value_type = Option<UserId>)]
     user_id: Option<String>,
 }
 
@@ -193,10 +198,11 @@ pub(crate) async fn subscription(
         .ok_or_else(|| ApiError(Error::not_found("subscription")))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SubscriptionInput {
     tier: String,
+    /// On a change of tier (PATCH): `now` (prorated, the default) or at the `next_period`.
     when: Option<When>,
 }
 

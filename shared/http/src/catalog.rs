@@ -28,7 +28,8 @@ pub(crate) async fn models(
     ))
 }
 
-#[derive(Debug, Serialize)]
+/// A model with every version of its price.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ModelWithPrices {
     #[serde(flatten)]
     model: Model,

@@ -6,9 +6,12 @@ pub mod api;
 pub mod auth;
 mod billing;
 mod catalog;
+mod choice;
 pub mod health;
 mod me;
+pub mod openapi;
 mod outputs;
+mod playlists;
 pub mod problem;
 mod roles;
 pub mod routes;
@@ -47,13 +50,20 @@ pub struct AppState {
 /// Every route of every group: what the local stack serves.
 pub fn router(state: AppState) -> Router {
     use routes::Group::*;
-    router_for(&[Teams, Transcripts, Billing, Catalog, Outputs], state)
+    router_for(
+        &[Teams, Transcripts, Billing, Catalog, Outputs, Playlists],
+        state,
+    )
 }
 
 /// The routes of some groups (one Lambda function serves one group), each behind its gate,
-/// with `/health`, request tracing and a problem+json answer for unknown routes.
+/// with `/health`, request tracing and a problem+json answer for unknown routes. The group of
+/// [`openapi::DOCS_GROUP`] also serves the API's description, without a token.
 pub fn router_for(groups: &[routes::Group], state: AppState) -> Router {
     let mut app = Router::new().merge(health::router());
+    if groups.contains(&openapi::DOCS_GROUP) {
+        app = app.merge(openapi::router());
+    }
     for spec in routes::table() {
         if !groups.contains(&spec.group) {
             continue;

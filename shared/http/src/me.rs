@@ -2,21 +2,31 @@
 //! and team roles.
 
 use axum::Json;
-use recap_domain::roles::Permission;
+use recap_domain::ids::TeamId;
+use recap_domain::roles::{Permission, RoleName};
 use recap_domain::users::User;
 use serde::Serialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::ApiError;
 use crate::api::Allowed;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Me {
     #[serde(flatten)]
     user: User,
     platform_admin: bool,
+    /// What the tenant role allows, anywhere in the tenant.
     permissions: Vec<Permission>,
-    teams: Vec<Value>,
+    teams: Vec<TeamRole>,
+}
+
+/// The caller's role in one team, and what it allows for that team's resources.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TeamRole {
+    team: TeamId,
+    role: RoleName,
+    permissions: Vec<Permission>,
 }
 
 pub(crate) async fn me(Allowed(a): Allowed) -> Result<Json<Me>, ApiError> {
@@ -25,7 +35,11 @@ pub(crate) async fn me(Allowed(a): Allowed) -> Result<Json<Me>, ApiError> {
         teams: a
             .teams
             .iter()
-            .map(|(team, role, perms)| json!({"team": team, "role": role, "permissions": perms.list()}))
+            .map(|(team, role, perms)| TeamRole {
+                team: *team,
+                role: role.clone(),
+                permissions: perms.list(),
+            })
             .collect(),
         platform_admin: a.caller.platform_admin,
         user: a.user,

@@ -25,7 +25,7 @@ pub(crate) fn ports(s: &AppState) -> Ports<'_> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OutputsRequest {
     output_types: Vec<String>,
@@ -71,12 +71,17 @@ pub(crate) async fn of_transcript(
     Ok(Json(page.into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OutputListParams {
+    /// Only outputs of this output type (`one_pager`, `slides`, `bytes`, `anchors`).
     #[serde(rename = "type")]
     kind: Option<String>,
+    /// Items per page, 1-100 (50 when left out).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// The `next_cursor` of the page before.
     cursor: Option<String>,
 }
 
@@ -112,7 +117,7 @@ pub(crate) async fn list(
     }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct RenderedFile {
     name: String,
     content_type: String,
@@ -122,7 +127,8 @@ pub(crate) struct RenderedFile {
     download: Presigned,
 }
 
-#[derive(Debug, Serialize)]
+/// An output with its rendered files.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct OutputView {
     #[serde(flatten)]
     output: Output,

@@ -8,7 +8,7 @@ use recap_domain::{Conflict, Error};
 use serde_json::{Value, json};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
-const TYPE_BASE: &str = "https://recap.dev/problems/";
+pub(crate) const TYPE_BASE: &str = "https://recap.dev/problems/";
 
 /// A domain error on its way out of a handler.
 #[derive(Debug)]

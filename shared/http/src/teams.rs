@@ -82,7 +82,7 @@ pub(crate) async fn members(
     Ok(Json(page.into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MemberRole {
     role: String,

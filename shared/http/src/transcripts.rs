@@ -27,7 +27,7 @@ fn ports(s: &AppState) -> Ports<'_> {
 
 /// A transcript as the API shows it: speakers under their display names, and its segments
 /// inline or as a download URL.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct TranscriptView {
     #[serde(flatten)]
     transcript: Transcript,
@@ -42,13 +42,20 @@ fn view(mut t: Transcript) -> Transcript {
     t
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct TranscriptListParams {
+    /// Only transcripts of this type (`meeting`, `sales`, …).
     #[serde(rename = "type")]
     kind: Option<String>,
+    /// Only transcripts in this state.
+    #[param(value_type = Option<Status>)]
     status: Option<String>,
     // Not a flattened `ListParams`: serde_urlencoded cannot read numbers through `flatten`.
+    /// Items per page, 1-100 (50 when left out).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// The `next_cursor` of the page before.
     cursor: Option<String>,
 }
 
@@ -82,10 +89,12 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct GetParams {
     /// `inline` puts the segments in the answer; otherwise a download URL is given.
+    #[param(pattern = "^inline$")]
     segments: Option<String>,
 }
 
@@ -186,7 +195,8 @@ pub(crate) async fn delete_type(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct QuoteParams {
     /// Comma-separated: `one_pager,slides`; all of them when left out.

@@ -30,7 +30,7 @@ pub(crate) async fn get_one(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RoleChange {
     role: String,

@@ -4,12 +4,23 @@
 //! (arrays flattened, such as `"[platform-admins ops]"`). [`with_caller`] turns them into the
 //! domain's [`Caller`] and puts it in the request's extensions, where `recap_http::Authed`
 //! finds it. A request without usable claims gets no caller, and so a 401.
+//!
+//! The event functions (S3 uploads, SQS generation jobs, the schedule) run the handlers in
+//! [`handlers`] through [`serve_events`] and [`serve_json`].
+//!
+//! A function links the SDK clients it uses and no other: DynamoDB always, S3 and SQS with this
+//! crate's features `s3` and `sqs`, named in the function's Cargo.toml. [`serve_routes`] builds
+//! only the clients its route groups need ([`Needs`]); the other ports are [`Unavailable`].
+
+pub mod handlers;
+mod ports;
 
 use lambda_http::{Request, RequestExt};
 use recap_domain::access::Caller;
 use serde_json::{Map, Value};
 
 pub use lambda_http::Error;
+pub use ports::{Needs, Unavailable};
 
 /// The caller named by the authorizer's claims, if any.
 pub fn caller_of(req: &Request) -> Option<Caller> {
@@ -61,25 +72,116 @@ where
     .await
 }
 
-/// The whole of an API function: the state over DynamoDB, S3 and SQS (from `RECAP_TABLE`,
-/// `RECAP_BUCKET` and `RECAP_GENERATE_QUEUE_URL`), the routes of `groups`, served until the
-/// runtime stops.
+/// The whole of an API function: the state over DynamoDB (`RECAP_TABLE`) and, when the routes
+/// of `groups` use them ([`Needs`]), S3 (`RECAP_BUCKET`) and the generate queue on SQS
+/// (`RECAP_GENERATE_QUEUE_URL`); the routes of `groups`, served until the runtime stops.
+///
+/// A port the groups do not use is [`Unavailable`], and its client is not built. A port they
+/// use whose client this build lacks (features `s3`, `sqs`) fails the start-up, with a message
+/// that says which feature the function's crate must enable.
 pub async fn serve_routes(groups: &[recap_http::routes::Group]) -> Result<(), Error> {
     use std::sync::Arc;
     recap_http::telemetry::init();
+    let needs = Needs::of(groups);
     let aws = recap_aws::AwsConfig::from_env().await;
+    let records = Arc::new(recap_aws::DynamoRecords::new(aws.dynamodb(), &aws.table));
     let state = recap_http::AppState {
-        records: Arc::new(recap_aws::DynamoRecords::new(aws.dynamodb(), &aws.table)),
-        files: Arc::new(recap_aws::S3Files::new(aws.s3(), &aws.bucket)),
+        files: files(&aws, needs.files)?,
+        generate: queue(&aws, needs.queue)?,
         clock: Arc::new(recap_domain::clock::SystemClock),
         ids: Arc::new(recap_domain::clock::SystemIds),
-        generate: Arc::new(recap_aws::SqsQueue::new(aws.sqs(), &aws.generate_queue_url)),
-        // Provider clients (recap-ai) are wired with the generate function; until then only
-        // the offline provider answers.
-        models: Arc::new(recap_domain::generation::NoProviders),
+        // Which providers have a key (model choice leaves out the others); the clients
+        // themselves live in the generate function.
+        models: Arc::new(KeysConfigured::from_env(records.as_ref()).await),
+        records,
         tokens: None,
     };
     serve(recap_http::router_for(groups, state)).await
+}
+
+fn files(
+    aws: &recap_aws::AwsConfig,
+    needed: bool,
+) -> Result<std::sync::Arc<dyn recap_domain::files::Files>, Error> {
+    if !needed {
+        return Ok(std::sync::Arc::new(Unavailable::FILES));
+    }
+    #[cfg(feature = "s3")]
+    {
+        Ok(std::sync::Arc::new(recap_aws::S3Files::new(
+            aws.s3(),
+            &aws.bucket,
+        )))
+    }
+    #[cfg(not(feature = "s3"))]
+    {
+        let _ = aws;
+        Err("these routes use files, but this function is built without recap-lambda's `s3` feature".into())
+    }
+}
+
+fn queue(
+    aws: &recap_aws::AwsConfig,
+    needed: bool,
+) -> Result<std::sync::Arc<dyn recap_domain::queue::Queue>, Error> {
+    if !needed {
+        return Ok(std::sync::Arc::new(Unavailable::QUEUE));
+    }
+    #[cfg(feature = "sqs")]
+    {
+        Ok(std::sync::Arc::new(recap_aws::SqsQueue::new(
+            aws.sqs(),
+            &aws.generate_queue_url,
+        )))
+    }
+    #[cfg(not(feature = "sqs"))]
+    {
+        let _ = aws;
+        Err("these routes use the generate queue, but this function is built without recap-lambda's `sqs` feature".into())
+    }
+}
+
+/// What a function that never calls a model knows of the providers: which have a key, read
+/// from the same variables as the generate function's (`OPENAI_API_KEY`, …; see `recap-ai`).
+/// A model choice made here then matches what the generate function can call.
+pub struct KeysConfigured(std::collections::HashSet<String>);
+
+impl KeysConfigured {
+    /// The catalog's providers whose kind has a key here.
+    pub async fn from_env(records: &dyn recap_domain::records::Records) -> Self {
+        let config = match recap_ai::ProviderConfig::from_env() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "provider settings are invalid; only the offline provider is used");
+                return KeysConfigured(Default::default());
+            }
+        };
+        let providers = recap_domain::catalog::providers(records)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "the catalog's providers could not be read");
+                Vec::new()
+            });
+        KeysConfigured(
+            providers
+                .into_iter()
+                .filter(|p| {
+                    recap_ai::ProviderKind::parse(&p.kind).is_some_and(|k| config.is_configured(k))
+                })
+                .map(|p| p.id)
+                .collect(),
+        )
+    }
+}
+
+impl recap_domain::generation::ModelRegistry for KeysConfigured {
+    fn models(&self, _: &str) -> Option<std::sync::Arc<dyn recap_domain::models::Models>> {
+        None
+    }
+
+    fn configured(&self, provider: &str) -> bool {
+        self.0.contains(provider)
+    }
 }
 
 /// An SQS batch as the Lambda runtime hands it over: the fields the consumers read.
@@ -120,10 +222,16 @@ where
     Fut: std::future::Future<Output = Result<(), recap_domain::Error>>,
 {
     let batch: SqsBatch = serde_json::from_value(event)?;
-    let mut failures = Vec::new();
-    for record in batch.records {
+    // The messages of a batch run at once (the outputs of one request call their models side
+    // by side); each failure is reported on its own.
+    let runs = batch.records.into_iter().map(|record| {
         let id = record.message_id.clone();
-        if let Err(e) = handler(record).await {
+        let run = handler(record);
+        async move { (id, run.await) }
+    });
+    let mut failures = Vec::new();
+    for (id, result) in futures::future::join_all(runs).await {
+        if let Err(e) = result {
             tracing::error!(error = %e, message = %id, "a message failed; SQS delivers it again");
             failures.push(serde_json::json!({ "itemIdentifier": id }));
         }

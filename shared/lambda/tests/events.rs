@@ -12,18 +12,19 @@ use tower::ServiceExt;
 
 fn app(dir: &tempfile::TempDir) -> axum::Router {
     let store = recap_embedded::EmbeddedStore::open(dir.path()).unwrap();
-    router_for(
-        &[Group::Teams],
-        AppState {
-            records: Arc::new(store.records()),
-            files: Arc::new(store.files("http://127.0.0.1:9")),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(SystemIds),
-            generate: Arc::new(store.queue(recap_embedded::QueueConfig::new("generate"))),
-            models: Arc::new(recap_domain::generation::NoProviders),
-            tokens: None,
-        },
-    )
+    router_for(&[Group::Teams], state(&store))
+}
+
+fn state(store: &recap_embedded::EmbeddedStore) -> AppState {
+    AppState {
+        records: Arc::new(store.records()),
+        files: Arc::new(store.files("http://127.0.0.1:9")),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(SystemIds),
+        generate: Arc::new(store.queue(recap_embedded::QueueConfig::new("generate"))),
+        models: Arc::new(recap_domain::generation::NoProviders),
+        tokens: None,
+    }
 }
 
 async fn call(app: &axum::Router, event: &str) -> (StatusCode, Value) {
@@ -62,6 +63,69 @@ async fn authorizer_claims_become_the_caller() {
     assert_eq!(s, StatusCode::CREATED, "{team}");
     assert_eq!(team["name"], "Field sales");
     assert_eq!(team["created_by"], "7c9e6679-7425-40de-944b-e07fc1f90ae7");
+}
+
+#[tokio::test]
+async fn a_playlists_event_is_served_to_its_caller_by_tier() {
+    use recap_domain::{access, billing, playlists};
+    let dir = tempfile::tempdir().unwrap();
+    let store = recap_embedded::EmbeddedStore::open(dir.path()).unwrap();
+    let state = state(&store);
+    let app = router_for(&[Group::Playlists], state.clone());
+    let event = include_str!("../../../events/apigw-v2-jwt-playlists.json");
+    let records = state.records.as_ref();
+    billing::seed(records).await.unwrap();
+
+    // No subscription: the free tier, which has no playlists.
+    let (s, problem) = call(&app, event).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{problem}");
+    assert_eq!(problem["type"], "https://recap.dev/problems/forbidden");
+    assert_eq!(
+        problem["detail"],
+        "forbidden: the Free tier does not include playlists; they come with the Pro or Team tier"
+    );
+
+    // On Pro, the caller named by the claims lists the playlists of the claims' tenant.
+    let req = lambda_http::request::from_str(event).unwrap();
+    let caller = recap_lambda::caller_of(&req).expect("the claims name a caller");
+    billing::subscribe(
+        records,
+        &SystemClock,
+        &SystemIds,
+        &caller.tenant,
+        &caller.user,
+        &caller.user,
+        "pro",
+    )
+    .await
+    .unwrap();
+    let a = access::load(records, &SystemClock, &caller).await.unwrap();
+    let ports = playlists::Ports {
+        records,
+        clock: &SystemClock,
+        ids: &SystemIds,
+    };
+    for name in ["Onboarding", "Best of Q3"] {
+        let input = playlists::NewPlaylist {
+            name: Some(name.into()),
+            ..Default::default()
+        };
+        playlists::create(ports, &a, input).await.unwrap();
+    }
+    let (s, page) = call(&app, event).await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    let names: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Best of Q3", "Onboarding"], "newest first");
+    assert_eq!(
+        page["items"][0]["owner"],
+        "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+    );
+    assert_eq!(page["items"][0]["item_count"], 0);
 }
 
 #[tokio::test]

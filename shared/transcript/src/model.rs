@@ -26,6 +26,7 @@ pub struct ParseOptions<'a> {
 
 /// The format a transcript was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     Webvtt,
@@ -77,6 +78,7 @@ pub struct Transcript {
 
 /// A timed piece of text, usually a cue or an utterance.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Segment {
     /// `s0001`, `s0002`, … by position in [`Transcript::segments`] (more digits past 9999).
     /// Parsing the same bytes in the same mode gives the same ids.
@@ -99,6 +101,7 @@ pub struct Speaker {
 
 /// Something the parser repaired, dropped or noticed.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Warning {
     pub kind: WarningKind,
     /// 1-based line in the source text (after decoding), when the format has lines.
@@ -111,6 +114,7 @@ pub struct Warning {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WarningKind {
     /// The bytes were UTF-16 (with a byte order mark) and were converted.
