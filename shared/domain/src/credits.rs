@@ -322,7 +322,6 @@ pub struct LedgerEntry {
 /// Settles a reserved job to its actual usage: one ledger entry, the unused part returned.
 /// A replay (duplicate delivery, retry after a crash) answers the first entry and charges
 /// nothing.
-#[tracing::instrument(skip_all, fields(tenant = %t))]
 pub async fn settle(
     records: &dyn Records,
     clock: &dyn Clock,

@@ -269,13 +269,7 @@ pub async fn request(
         Need::Permission(Permission::OutputsGenerate, Scope::Team),
         tr.team.as_ref(),
     )?;
-    if tr.status != Status::Ready {
-        return Err(Conflict::State(format!(
-            "the transcript is {}; outputs need a ready transcript",
-            tr.status.as_str()
-        ))
-        .into());
-    }
+    ensure_ready(&tr)?;
     if output_types.is_empty() {
         return Err(Error::validation("output_types", "name at least one"));
     }
@@ -295,7 +289,7 @@ pub async fn request(
         }
     }
     // Every chain first: a request that cannot be served reserves nothing.
-    let plans = plan_chains(p, a, &tr, &kinds, model).await?;
+    let (plans, catalog) = plan_chains(p, a, &tr, &kinds, model).await?;
     // Every output reserved and written before any job is queued: a refusal undoes outputs
     // that no consumer has seen.
     let mut made: Vec<Output> = Vec::new();
@@ -305,7 +299,7 @@ pub async fn request(
             .iter()
             .find(|o| o.chain.first() == chain.first() && cacheable(&chain[0]))
             .map(|o| o.id);
-        match prepare_one(p, a, &tr, kind, chain, None, lead).await {
+        match prepare_one(p, a, &tr, kind, &catalog, chain, None, lead).await {
             Ok(o) => made.push(o),
             Err(e) => {
                 undo(p, &made, "the request was refused as a whole").await;
@@ -335,6 +329,17 @@ async fn undo(p: Ports<'_>, outputs: &[Output], why: &str) {
     }
 }
 
+fn ensure_ready(tr: &transcripts::Transcript) -> Result<()> {
+    if tr.status != Status::Ready {
+        return Err(Conflict::State(format!(
+            "the transcript is {}; outputs need a ready transcript",
+            tr.status.as_str()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// `POST /outputs/{id}/regenerate`: a new revision of an output (same transcript and type),
 /// by the same model chain rules; `model` may name another model.
 #[tracing::instrument(skip_all, fields(tenant = %a.caller.tenant))]
@@ -352,19 +357,21 @@ pub async fn regenerate(
         old.team.as_ref(),
     )?;
     let tr = transcripts::get(p.records, &t, &old.transcript).await?;
-    if tr.status != Status::Ready {
-        return Err(Conflict::State(format!(
-            "the transcript is {}; outputs need a ready transcript",
-            tr.status.as_str()
-        ))
-        .into());
-    }
+    ensure_ready(&tr)?;
     let kind = outputs::builtin(&old.output_type)
         .ok_or_else(|| Error::unexpected("an unknown output type", old.output_type.clone()))?;
-    let chain = plan_chains(p, a, &tr, std::slice::from_ref(&kind), model)
-        .await?
-        .remove(0);
-    let o = prepare_one(p, a, &tr, &kind, chain, Some(&old), None).await?;
+    let (mut chains, catalog) = plan_chains(p, a, &tr, std::slice::from_ref(&kind), model).await?;
+    let o = prepare_one(
+        p,
+        a,
+        &tr,
+        &kind,
+        &catalog,
+        chains.remove(0),
+        Some(&old),
+        None,
+    )
+    .await?;
     if let Err(e) = enqueue(p, &o, None).await {
         undo(
             p,
@@ -384,7 +391,7 @@ async fn plan_chains(
     tr: &transcripts::Transcript,
     kinds: &[outputs::OutputType],
     model: Option<&str>,
-) -> Result<Vec<Vec<model_choice::Step>>> {
+) -> Result<(Vec<Vec<model_choice::Step>>, Vec<catalog::Model>)> {
     let t = a.caller.tenant;
     let catalog = catalog::models(p.records).await?;
     let tier = crate::billing::subscription(p.records, &t, &a.caller.user)
@@ -416,16 +423,18 @@ async fn plan_chains(
         })?;
         out.push(chain);
     }
-    Ok(out)
+    Ok((out, catalog))
 }
 
 /// Reserves one output's estimate (the dearest step of its chain, so that any step it falls
 /// back to is covered) and writes the output; its job is queued by the caller.
+#[allow(clippy::too_many_arguments)]
 async fn prepare_one(
     p: Ports<'_>,
     a: &Access,
     tr: &transcripts::Transcript,
     kind: &outputs::OutputType,
+    catalog: &[catalog::Model],
     chain: Vec<model_choice::Step>,
     previous: Option<&Output>,
     lead: Option<OutputId>,
@@ -434,8 +443,17 @@ async fn prepare_one(
     let tokens = tr.token_estimate.unwrap_or_default();
     let mut dearest: Option<(u64, &model_choice::Step, u64, u64, bool)> = None;
     for s in &chain {
-        let m = catalog::model(p.records, &s.provider, &s.model).await?;
-        let (input, out, split) = step_estimate(&m, tokens, kind.default_max_output_tokens);
+        // The chain was chosen from this catalog: every step is in it.
+        let Some(m) = catalog
+            .iter()
+            .find(|m| m.provider == s.provider && m.model == s.model)
+        else {
+            return Err(Error::unexpected(
+                "a chain step outside the catalog",
+                s.name(),
+            ));
+        };
+        let (input, out, split) = step_estimate(m, tokens, kind.default_max_output_tokens);
         let price = m.price.unwrap_or_default();
         let (_, cost, _) = credits::estimate(&price, input, out, DEFAULT_RATE);
         if dearest.as_ref().is_none_or(|d| cost > d.0) {
@@ -1234,10 +1252,15 @@ async fn finish(
     // The version read when this step began: another delivery that finished first makes the
     // write fail (and settlement charged once either way). Map steps record chunks after
     // that, so they start from the latest version, still running.
-    let now = get(p.records, &o.tenant, &o.id).await?;
-    if now.status != OutputStatus::Running || (now.map.is_none() && now.version != o.version) {
-        return Ok(Processed::AlreadyFinished(o.id));
-    }
+    let now = if o.map.is_some() {
+        let now = get(p.records, &o.tenant, &o.id).await?;
+        if now.status != OutputStatus::Running {
+            return Ok(Processed::AlreadyFinished(o.id));
+        }
+        now
+    } else {
+        o.clone()
+    };
     match update_output(p, &now, update).await {
         Ok(()) => Ok(Processed::Done(o.id)),
         // Another delivery finished it first (settlement charged once either way).

@@ -90,9 +90,7 @@ pub async fn serve_routes(groups: &[recap_http::routes::Group]) -> Result<(), Er
         generate: queue(&aws, needs.queue)?,
         clock: Arc::new(recap_domain::clock::SystemClock),
         ids: Arc::new(recap_domain::clock::SystemIds),
-        // Which providers have a key (model choice leaves out the others); the clients
-        // themselves live in the generate function.
-        models: Arc::new(KeysConfigured::from_env(records.as_ref()).await),
+        models: models(records.as_ref(), needs.queue).await,
         records,
         tokens: None,
     };
@@ -181,6 +179,56 @@ impl recap_domain::generation::ModelRegistry for KeysConfigured {
 
     fn configured(&self, provider: &str) -> bool {
         self.0.contains(provider)
+    }
+}
+
+/// The AWS adapters of a function that runs the generation use cases (generate, on-upload):
+/// DynamoDB (`RECAP_TABLE`), S3 (`RECAP_BUCKET`) and the generate queue
+/// (`RECAP_GENERATE_QUEUE_URL`), built once in `main`.
+#[cfg(all(feature = "s3", feature = "sqs"))]
+pub struct AwsPorts {
+    pub records: recap_aws::DynamoRecords,
+    pub files: recap_aws::S3Files,
+    pub queue: recap_aws::SqsQueue,
+}
+
+#[cfg(all(feature = "s3", feature = "sqs"))]
+impl AwsPorts {
+    pub async fn from_env() -> Self {
+        let aws = recap_aws::AwsConfig::from_env().await;
+        AwsPorts {
+            records: recap_aws::DynamoRecords::new(aws.dynamodb(), &aws.table),
+            files: recap_aws::S3Files::new(aws.s3(), &aws.bucket),
+            queue: recap_aws::SqsQueue::new(aws.sqs(), &aws.generate_queue_url),
+        }
+    }
+
+    /// The generation use cases' ports over these adapters, the system clock and ids.
+    pub fn generation<'a>(
+        &'a self,
+        models: &'a dyn recap_domain::generation::ModelRegistry,
+    ) -> recap_domain::generation::Ports<'a> {
+        recap_domain::generation::Ports {
+            records: &self.records,
+            files: &self.files,
+            queue: &self.queue,
+            clock: &recap_domain::clock::SystemClock,
+            ids: &recap_domain::clock::SystemIds,
+            models,
+        }
+    }
+}
+
+/// Which providers have a key, for the groups that choose models: those that request
+/// generation, i.e. use the generate queue. The others skip the catalog read at start-up.
+async fn models(
+    records: &dyn recap_domain::records::Records,
+    chooses_models: bool,
+) -> std::sync::Arc<dyn recap_domain::generation::ModelRegistry> {
+    if chooses_models {
+        std::sync::Arc::new(KeysConfigured::from_env(records).await)
+    } else {
+        std::sync::Arc::new(recap_domain::generation::NoProviders)
     }
 }
 

@@ -20,7 +20,8 @@ use recap_http::routes::Group;
 pub struct Needs {
     /// Files (S3): transcript uploads and bodies, rendered outputs.
     pub files: bool,
-    /// The generate queue (SQS): generation requests.
+    /// The generate queue (SQS): generation requests (and so the model choice, which needs to
+    /// know which providers have a key).
     pub queue: bool,
 }
 
