@@ -101,13 +101,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     if matches!(cli.command, Command::Demo { .. }) {
         // The demo draws progress on the terminal; only warnings and errors are logged.
-        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .compact()
-            .try_init();
+        recap_http::telemetry::init_with(recap_http::telemetry::filter_from_env("warn"));
     } else {
         recap_http::telemetry::init();
     }

@@ -387,3 +387,33 @@ fn the_api_is_behind_the_cognito_jwt_authorizer() {
         .expect("a user pool group");
     assert_eq!(group["Properties"]["GroupName"], PLATFORM_ADMIN_GROUP);
 }
+
+/// A Lambda function names its group's table (`recap_http::routes::teams()`, …), so that only
+/// its own handlers are linked in: each group's table holds only that group's routes, and each
+/// API function serves the table of the group its name says.
+#[test]
+fn each_api_function_serves_its_own_groups_table() {
+    use recap_http::routes::Group;
+    for group in Group::ALL {
+        let routes = group.routes();
+        assert!(!routes.is_empty(), "{group:?} has no routes");
+        for r in &routes {
+            assert_eq!(
+                r.group, group,
+                "{} {} is in {group:?}'s table",
+                r.method, r.path
+            );
+        }
+        let c = group_crate(group);
+        let main = std::fs::read_to_string(root().join("functions").join(&c).join("src/main.rs"))
+            .unwrap_or_else(|e| panic!("functions/{c}/src/main.rs: {e}"));
+        let call = format!(
+            "serve_routes(recap_http::routes::{}())",
+            format!("{group:?}").to_lowercase()
+        );
+        assert!(
+            main.contains(&call),
+            "functions/{c}/src/main.rs does not call {call}"
+        );
+    }
+}

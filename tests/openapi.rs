@@ -568,3 +568,20 @@ async fn problems_fit_the_problem_schema() {
         !problem.is_valid(&json!({"type": "https://recap.dev/problems/not-found", "status": 404}))
     );
 }
+
+/// What `/openapi.json` serves is the file `shared/http/openapi.json`; it must be what the
+/// route table generates now. `RECAP_UPDATE_OPENAPI=1 cargo test --test openapi` writes it.
+#[test]
+fn the_served_document_is_the_generated_one() {
+    let generated = openapi::pretty();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/shared/http/openapi.json");
+    if std::env::var_os("RECAP_UPDATE_OPENAPI").is_some() {
+        std::fs::write(path, &generated).expect("shared/http/openapi.json is writable");
+        return;
+    }
+    assert!(
+        openapi::SERVED == generated,
+        "shared/http/openapi.json is not what the route table generates; \
+         run `RECAP_UPDATE_OPENAPI=1 cargo test --test openapi` and commit the file"
+    );
+}

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), recap_lambda::Error> {
-    recap_lambda::serve_routes(&[recap_http::routes::Group::Catalog]).await
+    recap_lambda::serve_routes(recap_http::routes::catalog()).await
 }

@@ -36,10 +36,15 @@ impl S3Options {
 
 impl AwsConfig {
     /// Loads credentials, region and endpoints the SDK's usual way (`AWS_ENDPOINT_URL`
-    /// included) and the resource names from `RECAP_*`. Missing names are empty: each
+    /// included), the HTTPS client's trust roots from `RECAP_TLS_ROOTS` ([`TrustRoots`]), and
+    /// the resource names from `RECAP_*`. Missing names are empty: each
     /// function uses only the resources it is granted.
     pub async fn from_env() -> Self {
-        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(client) = https_client(TrustRoots::from_env()) {
+            loader = loader.http_client(client);
+        }
+        let sdk = loader.load().await;
         let var = |k: &str| std::env::var(k).unwrap_or_default();
         AwsConfig {
             sdk,
@@ -82,5 +87,178 @@ pub(crate) fn s3_client(sdk: &SdkConfig, o: S3Options) -> aws_sdk_s3::Client {
 impl S3Options {
     pub fn client(self, sdk: &SdkConfig) -> aws_sdk_s3::Client {
         s3_client(sdk, self)
+    }
+}
+
+/// The roots the SDK clients' HTTPS connections trust.
+///
+/// The SDK's default is the platform's store, which it reads and decodes (PEM) when a client is
+/// built: on a Debian host or in `provided.al2023`, a few hundred certificates, 4 to 5 ms of
+/// every cold start (measured with `scripts/bench-coldstart` and perf; see the README). Recap's
+/// functions call AWS endpoints only (the model providers go through `recap-ai`'s own client),
+/// and every AWS endpoint's certificate chains to Amazon Trust Services, so the default is that
+/// CA's five roots, built in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustRoots {
+    /// `RECAP_TLS_ROOTS=aws` or unset: Amazon Trust Services' five roots
+    /// (`src/amazon-trust-services.pem`), as Amazon recommends for a custom trust store.
+    AmazonTrustServices,
+    /// `RECAP_TLS_ROOTS=system`: the platform's store (`SSL_CERT_FILE`, `SSL_CERT_DIR` or the
+    /// usual paths), for an endpoint behind another CA, such as a TLS proxy or an emulator
+    /// served over HTTPS with its own certificate.
+    System,
+}
+
+/// Amazon Trust Services' roots, PEM (see [`TrustRoots::AmazonTrustServices`]).
+pub const AMAZON_TRUST_SERVICES_PEM: &str = include_str!("amazon-trust-services.pem");
+
+impl TrustRoots {
+    pub fn from_env() -> Self {
+        Self::parse(std::env::var("RECAP_TLS_ROOTS").ok().as_deref())
+    }
+
+    /// The roots a value of `RECAP_TLS_ROOTS` names (see the variants).
+    pub fn parse(value: Option<&str>) -> Self {
+        match value {
+            Some("system") => TrustRoots::System,
+            Some("aws") | None => TrustRoots::AmazonTrustServices,
+            Some(other) => {
+                tracing::warn!(
+                    value = other,
+                    "RECAP_TLS_ROOTS is `aws` or `system`; using `aws`"
+                );
+                TrustRoots::AmazonTrustServices
+            }
+        }
+    }
+}
+
+/// The SDK's own HTTPS client (hyper, rustls with aws-lc: what `default-https-client` builds)
+/// with these roots; `None` for the SDK's default (the platform's store).
+fn https_client(
+    roots: TrustRoots,
+) -> Option<aws_smithy_runtime_api::client::http::SharedHttpClient> {
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    match roots {
+        TrustRoots::System => None,
+        TrustRoots::AmazonTrustServices => {
+            let store = TrustStore::empty()
+                .with_native_roots(false)
+                .with_pem_certificate(AMAZON_TRUST_SERVICES_PEM.as_bytes());
+            match TlsContext::builder().with_trust_store(store).build() {
+                Ok(context) => Some(
+                    aws_smithy_http_client::Builder::new()
+                        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+                        .tls_context(context)
+                        .build_https(),
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "the TLS context was refused; using the platform's roots");
+                    None
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    use sha2::{Digest, Sha256};
+
+    /// SHA-256 of each root's Subject Public Key Info, as Amazon Trust Services publishes them
+    /// (https://www.amazontrust.com/repository/).
+    const PUBLISHED_SPKI_SHA256: [(&str, &str); 5] = [
+        (
+            "Amazon Root CA 1",
+            "fbe3018031f9586bcbf41727e417b7d1c45c2f47f93be372a17b96b50757d5a2",
+        ),
+        (
+            "Amazon Root CA 2",
+            "7f4296fc5b6a4e3b35d3c369623e364ab1af381d8fa7121533c9d6c633ea2461",
+        ),
+        (
+            "Amazon Root CA 3",
+            "36abc32656acfc645c61b71613c4bf21c787f5cabbee48348d58597803d7abc9",
+        ),
+        (
+            "Amazon Root CA 4",
+            "f7ecded5c66047d28ed6466b543c40e0743abe81d109254dcf845d4c2c7853c5",
+        ),
+        (
+            "Starfield Services Root Certificate Authority - G2",
+            "2b071c59a0a0ae76b0eadb2bad23bad4580b69c3601b630c2eaf0613afa83f92",
+        ),
+    ];
+
+    /// DER of a SEQUENCE around `contents` (webpki hands out the SPKI's contents only).
+    fn sequence(contents: &[u8]) -> Vec<u8> {
+        let mut out = vec![0x30];
+        let n = contents.len();
+        match n {
+            0..=0x7f => out.push(n as u8),
+            0x80..=0xff => out.extend([0x81, n as u8]),
+            _ => out.extend([0x82, (n >> 8) as u8, n as u8]),
+        }
+        out.extend_from_slice(contents);
+        out
+    }
+
+    #[test]
+    fn the_built_in_roots_are_amazon_trust_services_five() {
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(AMAZON_TRUST_SERVICES_PEM.as_bytes())
+                .collect::<Result<_, _>>()
+                .expect("the built-in PEM parses");
+        let hashes: Vec<String> = certs
+            .iter()
+            .map(|c| {
+                let anchor = webpki::anchor_from_trusted_cert(c).expect("a usable trust anchor");
+                let spki = sequence(anchor.subject_public_key_info.as_ref());
+                Sha256::digest(&spki)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect()
+            })
+            .collect();
+        let published: Vec<String> = PUBLISHED_SPKI_SHA256
+            .iter()
+            .map(|(_, h)| h.to_string())
+            .collect();
+        assert_eq!(hashes, published);
+    }
+
+    #[test]
+    fn recap_tls_roots_names_the_store() {
+        assert_eq!(TrustRoots::parse(None), TrustRoots::AmazonTrustServices);
+        assert_eq!(
+            TrustRoots::parse(Some("aws")),
+            TrustRoots::AmazonTrustServices
+        );
+        assert_eq!(TrustRoots::parse(Some("system")), TrustRoots::System);
+        assert_eq!(
+            TrustRoots::parse(Some("bogus")),
+            TrustRoots::AmazonTrustServices
+        );
+        assert!(https_client(TrustRoots::System).is_none());
+    }
+
+    /// The SDK reads the roots (and would panic on a bad PEM) when a client is built.
+    #[cfg(feature = "dynamodb")]
+    #[tokio::test]
+    async fn a_client_builds_over_the_built_in_roots() {
+        let http = https_client(TrustRoots::AmazonTrustServices).expect("a client");
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .http_client(http)
+            .load()
+            .await;
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        assert_eq!(
+            client.config().region().map(|r| r.as_ref()),
+            Some("us-east-1")
+        );
     }
 }

@@ -56,18 +56,23 @@ pub fn router(state: AppState) -> Router {
     )
 }
 
-/// The routes of some groups (one Lambda function serves one group), each behind its gate,
-/// with `/health`, request tracing and a problem+json answer for unknown routes. The group of
-/// [`openapi::DOCS_GROUP`] also serves the API's description, without a token.
+/// The routes of some groups (one Lambda function serves one group): see [`router_of`].
 pub fn router_for(groups: &[routes::Group], state: AppState) -> Router {
+    router_of(groups.iter().flat_map(|g| g.routes()).collect(), state)
+}
+
+/// These routes, each behind its gate, with `/health`, request tracing and a problem+json
+/// answer for unknown routes. When they include routes of [`openapi::DOCS_GROUP`], the API's
+/// description too, without a token.
+///
+/// A Lambda function passes its group's table (`routes::teams()`, …), so that only its own
+/// handlers are linked into its binary.
+pub fn router_of(specs: Vec<routes::RouteSpec>, state: AppState) -> Router {
     let mut app = Router::new().merge(health::router());
-    if groups.contains(&openapi::DOCS_GROUP) {
+    if specs.iter().any(|s| s.group == openapi::DOCS_GROUP) {
         app = app.merge(openapi::router());
     }
-    for spec in routes::table() {
-        if !groups.contains(&spec.group) {
-            continue;
-        }
+    for spec in specs {
         let gate = axum::middleware::from_fn_with_state((state.clone(), spec.need), routes::gate);
         app = app.route(spec.path, (spec.handler)().route_layer(gate));
     }

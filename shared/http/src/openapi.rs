@@ -46,7 +46,23 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn openapi_json() -> Response {
-    ([(header::CONTENT_TYPE, JSON)], json()).into_response()
+    ([(header::CONTENT_TYPE, JSON)], SERVED).into_response()
+}
+
+/// The document as served: what [`pretty`] generates from the route table, kept in
+/// `shared/http/openapi.json`. Serving the file, not the table, keeps every other group's
+/// handlers out of the function that serves it (`DOCS_GROUP`'s). `tests/openapi.rs` fails when
+/// the file is not what the code generates; `RECAP_UPDATE_OPENAPI=1 cargo test --test openapi`
+/// writes it anew.
+pub const SERVED: &str = include_str!("../openapi.json");
+
+/// The generated document as indented JSON: the contents of `shared/http/openapi.json`.
+pub fn pretty() -> String {
+    let mut text = document()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes");
+    text.push('\n');
+    text
 }
 
 /// A page that loads the document next to it (relative, so that it works under any prefix)
@@ -73,7 +89,7 @@ async fn docs_page() -> Html<&'static str> {
     )
 }
 
-/// The document as JSON, built once.
+/// The generated document as JSON, built once.
 pub fn json() -> &'static str {
     static JSON_DOC: OnceLock<String> = OnceLock::new();
     JSON_DOC.get_or_init(|| {

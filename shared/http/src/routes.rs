@@ -8,7 +8,7 @@ use axum::extract::{FromRequestParts, RawPathParams, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::MethodRouter;
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use recap_domain::access::{self, Access, Need, Scope};
 use recap_domain::ids::TeamId;
 use recap_domain::roles::Permission;
@@ -21,6 +21,23 @@ use crate::{
     ApiError, AppState, billing, catalog, choice, me, openapi, outputs, playlists, roles, teams,
     transcripts, users,
 };
+
+use crate::api::ListParams;
+use recap_domain::billing::{Subscription, Tier};
+use recap_domain::catalog::{Model, ModelInput, Provider};
+use recap_domain::credits::{Balance, BillingRecord, Purchase, Quote, UsageReport};
+use recap_domain::generation::Output;
+use recap_domain::model_choice::{Constraints, OutputConstraints, Preference};
+use recap_domain::playlists::{
+    ItemPatch, NewItem, NewOrder, NewPlaylist, PlaylistItem, PlaylistPatch, PlaylistSummary,
+    PlaylistView,
+};
+use recap_domain::roles::{Role, RoleInput};
+use recap_domain::teams::{Member, Team, TeamInput};
+use recap_domain::tenants::{SettingsInput, TenantSettings};
+use recap_domain::transcript_types::{TranscriptType, TypeInput};
+use recap_domain::transcripts::{Created, NewTranscript, Transcript, TranscriptPatch};
+use recap_domain::users::User;
 
 /// The Lambda function that serves a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +54,31 @@ pub enum Group {
     Outputs,
     /// `functions/api-playlists`: playlists and their items.
     Playlists,
+}
+
+impl Group {
+    /// Every group, in the order of the API description.
+    pub const ALL: [Group; 6] = [
+        Group::Teams,
+        Group::Transcripts,
+        Group::Billing,
+        Group::Catalog,
+        Group::Outputs,
+        Group::Playlists,
+    ];
+
+    /// The routes of this group. A Lambda function names its group's function ([`teams`], …)
+    /// instead, so that it links its own handlers and no other group's.
+    pub fn routes(self) -> Vec<RouteSpec> {
+        match self {
+            Group::Teams => teams(),
+            Group::Transcripts => transcripts(),
+            Group::Billing => billing(),
+            Group::Catalog => catalog(),
+            Group::Outputs => outputs(),
+            Group::Playlists => playlists(),
+        }
+    }
 }
 
 /// Whose data a route touches.
@@ -139,171 +181,200 @@ const fn anywhere(p: Permission) -> Need {
     Need::Permission(p, Scope::Anywhere)
 }
 
-/// Every route. Add a route here (and nowhere else) to serve it.
+/// Every route of every group: what the local stack serves, the API description and the
+/// generated tests read. Add a route to its group's function below (and nowhere else) to serve it.
 pub fn table() -> Vec<RouteSpec> {
-    use Permission::*;
-    use axum::routing::{delete, get, patch, post, put};
-    // The bodies the routes read and answer, for the API description.
-    use crate::api::ListParams;
-    use recap_domain::billing::{Subscription, Tier};
-    use recap_domain::catalog::{Model, ModelInput, Provider};
-    use recap_domain::credits::{Balance, BillingRecord, Purchase, Quote, UsageReport};
-    use recap_domain::generation::Output;
-    use recap_domain::model_choice::{Constraints, OutputConstraints, Preference};
-    use recap_domain::playlists::{
-        ItemPatch, NewItem, NewOrder, NewPlaylist, PlaylistItem, PlaylistPatch, PlaylistSummary,
-        PlaylistView,
-    };
-    use recap_domain::roles::{Role, RoleInput};
-    use recap_domain::teams::{Member, Team, TeamInput};
-    use recap_domain::tenants::{SettingsInput, TenantSettings};
-    use recap_domain::transcript_types::{TranscriptType, TypeInput};
-    use recap_domain::transcripts::{Created, NewTranscript, Transcript, TranscriptPatch};
-    use recap_domain::users::User;
-    let r = |method, path, need, example, handler| RouteSpec {
+    Group::ALL.into_iter().flat_map(Group::routes).collect()
+}
+
+/// A route of `group` over `data`; the closures of the group functions below fill these in.
+fn route(
+    (group, data): (Group, Data),
+    method: Method,
+    path: &'static str,
+    need: Need,
+    example: Option<&'static str>,
+    handler: fn() -> MethodRouter<AppState>,
+) -> RouteSpec {
+    RouteSpec {
         method,
         path,
         need,
-        group: Group::Teams,
-        data: Data::Tenant,
+        group,
+        data,
         example,
         handler,
         doc: Doc::default(),
-    };
-    let tr = |method, path, need, example, handler| RouteSpec {
-        group: Group::Transcripts,
-        ..r(method, path, need, example, handler)
-    };
-    // Built-in and tenants' own transcript types: served with the catalog, tenant data.
-    let typ = |method, path, need, example, handler| RouteSpec {
-        group: Group::Catalog,
-        ..r(method, path, need, example, handler)
-    };
-    let out = |method, path, need, example, handler| RouteSpec {
-        group: Group::Outputs,
-        ..r(method, path, need, example, handler)
-    };
-    let pl = |method, path, need, example, handler| RouteSpec {
-        group: Group::Playlists,
-        ..r(method, path, need, example, handler)
-    };
-    let bill = |method, path, need, example, handler| RouteSpec {
-        group: Group::Billing,
-        ..r(method, path, need, example, handler)
-    };
-    let cat = |method, path, need, example, handler| RouteSpec {
-        group: Group::Catalog,
-        data: Data::Catalog,
-        ..r(method, path, need, example, handler)
+    }
+}
+
+/// The routes of teams, members, roles, users, tenant settings, `/me` (`functions/api-teams`).
+pub fn teams() -> Vec<RouteSpec> {
+    use Permission::*;
+    let r = |method, path, need, example, handler| {
+        route(
+            (Group::Teams, Data::Tenant),
+            method,
+            path,
+            need,
+            example,
+            handler,
+        )
     };
     vec![
-        r(Method::GET, "/me", Need::Caller, None, || get(me::me)).ok::<me::Me>("The caller: user record, tenant role, permissions and team roles"),
+        r(Method::GET, "/me", Need::Caller, None, || get(me::me))
+            .ok::<me::Me>("The caller: user record, tenant role, permissions and team roles"),
         r(Method::GET, "/users", perm(TeamsRead), None, || {
             get(users::list)
-        }).page::<User>("The tenant's users").query::<ListParams>(),
+        })
+        .page::<User>("The tenant's users")
+        .query::<ListParams>(),
         r(
             Method::GET,
             "/users/{user_id}",
             perm(TeamsRead),
             None,
             || get(users::get_one),
-        ).ok::<User>("A user of the tenant"),
+        )
+        .ok::<User>("A user of the tenant"),
         r(
             Method::PATCH,
             "/users/{user_id}",
             perm(TeamsManage),
             Some(r#"{"role":"viewer"}"#),
             || patch(users::set_role),
-        ).body::<users::RoleChange>().ok::<User>("Changes a user's tenant role"),
+        )
+        .body::<users::RoleChange>()
+        .ok::<User>("Changes a user's tenant role"),
         r(Method::GET, "/tenant", perm(TeamsRead), None, || {
             get(users::tenant)
-        }).ok::<TenantSettings>("The tenant's settings"),
+        })
+        .ok::<TenantSettings>("The tenant's settings"),
         r(
             Method::PATCH,
             "/tenant",
             perm(TeamsManage),
             Some(r#"{"default_role":"viewer"}"#),
             || patch(users::update_tenant),
-        ).body::<SettingsInput>().ok::<TenantSettings>("Changes the tenant's default role"),
+        )
+        .body::<SettingsInput>()
+        .ok::<TenantSettings>("Changes the tenant's default role"),
         r(Method::GET, "/roles", perm(TeamsRead), None, || {
             get(roles::list)
-        }).page::<Role>("The built-in roles and the tenant's own"),
+        })
+        .page::<Role>("The built-in roles and the tenant's own"),
         r(
             Method::POST,
             "/roles",
             perm(TeamsManage),
             Some(r#"{"name":"reviewer","permissions":["transcripts:read"]}"#),
             || post(roles::create),
-        ).body::<RoleInput>().created::<Role>("Creates a custom role"),
+        )
+        .body::<RoleInput>()
+        .created::<Role>("Creates a custom role"),
         r(Method::GET, "/roles/{role}", perm(TeamsRead), None, || {
             get(roles::get_one)
-        }).ok::<Role>("A role"),
+        })
+        .ok::<Role>("A role"),
         r(
             Method::PATCH,
             "/roles/{role}",
             perm(TeamsManage),
             Some(r#"{"permissions":["transcripts:read","outputs:read"]}"#),
             || patch(roles::update),
-        ).body::<RoleInput>().ok::<Role>("Changes a custom role"),
+        )
+        .body::<RoleInput>()
+        .ok::<Role>("Changes a custom role"),
         r(
             Method::DELETE,
             "/roles/{role}",
             perm(TeamsManage),
             None,
             || delete(roles::delete),
-        ).no_content("Deletes a custom role"),
+        )
+        .no_content("Deletes a custom role"),
         r(Method::GET, "/teams", perm(TeamsRead), None, || {
             get(teams::list)
-        }).page::<Team>("The tenant's teams").query::<ListParams>(),
+        })
+        .page::<Team>("The tenant's teams")
+        .query::<ListParams>(),
         r(
             Method::POST,
             "/teams",
             perm(TeamsManage),
             Some(r#"{"name":"Sales","description":"Field sales"}"#),
             || post(teams::create),
-        ).body::<TeamInput>().created::<Team>("Creates a team"),
+        )
+        .body::<TeamInput>()
+        .created::<Team>("Creates a team"),
         r(
             Method::GET,
             "/teams/{team_id}",
             in_team(TeamsRead),
             None,
             || get(teams::get_one),
-        ).ok::<Team>("A team"),
+        )
+        .ok::<Team>("A team"),
         r(
             Method::PATCH,
             "/teams/{team_id}",
             in_team(TeamsManage),
             Some(r#"{"name":"Renamed"}"#),
             || patch(teams::update),
-        ).body::<TeamInput>().ok::<Team>("Changes a team"),
+        )
+        .body::<TeamInput>()
+        .ok::<Team>("Changes a team"),
         r(
             Method::DELETE,
             "/teams/{team_id}",
             perm(TeamsManage),
             None,
             || delete(teams::delete),
-        ).no_content("Deletes a team"),
+        )
+        .no_content("Deletes a team"),
         r(
             Method::GET,
             "/teams/{team_id}/members",
             in_team(TeamsRead),
             None,
             || get(teams::members),
-        ).page::<Member>("A team's members").query::<ListParams>(),
+        )
+        .page::<Member>("A team's members")
+        .query::<ListParams>(),
         r(
             Method::PUT,
             "/teams/{team_id}/members/{user_id}",
             in_team(TeamsManage),
             Some(r#"{"role":"editor"}"#),
             || put(teams::put_member),
-        ).body::<teams::MemberRole>().ok::<Member>("Adds a member to a team, or changes their role in it"),
+        )
+        .body::<teams::MemberRole>()
+        .ok::<Member>("Adds a member to a team, or changes their role in it"),
         r(
             Method::DELETE,
             "/teams/{team_id}/members/{user_id}",
             in_team(TeamsManage),
             None,
             || delete(teams::remove_member),
-        ).no_content("Removes a member from a team"),
+        )
+        .no_content("Removes a member from a team"),
+    ]
+}
+
+/// The routes of transcripts and quotes (`functions/api-transcripts`).
+pub fn transcripts() -> Vec<RouteSpec> {
+    use Permission::*;
+    let tr = |method, path, need, example, handler| {
+        route(
+            (Group::Transcripts, Data::Tenant),
+            method,
+            path,
+            need,
+            example,
+            handler,
+        )
+    };
+    vec![
         tr(
             Method::GET,
             "/transcripts",
@@ -341,43 +412,6 @@ pub fn table() -> Vec<RouteSpec> {
             None,
             || delete(transcripts::delete),
         ).no_content("Deletes a transcript and its files"),
-        typ(
-            Method::GET,
-            "/transcript-types",
-            anywhere(TranscriptsRead),
-            None,
-            || get(transcripts::list_types),
-        ).page::<TranscriptType>("The built-in transcript types and the tenant's own"),
-        typ(
-            Method::POST,
-            "/transcript-types",
-            perm(TranscriptsWrite),
-            Some(
-                r#"{"type":"support","sub_type":"escalation","instructions":"A support escalation.","extra_schema":{"type":"object","properties":{"ticket":{"type":"string"}}}}"#,
-            ),
-            || post(transcripts::create_type),
-        ).body::<TypeInput>().created::<TranscriptType>("Creates a transcript type of the tenant"),
-        typ(
-            Method::GET,
-            "/transcript-types/{type}/{sub_type}",
-            anywhere(TranscriptsRead),
-            None,
-            || get(transcripts::get_type),
-        ).ok::<TranscriptType>("A transcript type"),
-        typ(
-            Method::PATCH,
-            "/transcript-types/{type}/{sub_type}",
-            perm(TranscriptsWrite),
-            Some(r#"{"instructions":"Changed."}"#),
-            || patch(transcripts::update_type),
-        ).body::<TypeInput>().ok::<TranscriptType>("Changes a transcript type of the tenant"),
-        typ(
-            Method::DELETE,
-            "/transcript-types/{type}/{sub_type}",
-            perm(TranscriptsWrite),
-            None,
-            || delete(transcripts::delete_type),
-        ).no_content("Deletes a transcript type of the tenant"),
         tr(
             Method::GET,
             "/transcripts/{transcript_id}/outputs/quote",
@@ -385,170 +419,23 @@ pub fn table() -> Vec<RouteSpec> {
             None,
             || get(transcripts::quote),
         ).ok::<Quote>("What generating outputs of a ready transcript would reserve, without reserving").query::<transcripts::QuoteParams>().errors(&[StatusCode::CONFLICT]),
-        out(
-            Method::POST,
-            "/transcripts/{transcript_id}/outputs",
-            anywhere(OutputsGenerate),
-            Some(r#"{"output_types":["one_pager","anchors"]}"#),
-            || post(outputs::request),
-        ).body::<outputs::OutputsRequest>().answers(StatusCode::ACCEPTED, Some(openapi::page::<Output>), "Reserves credits and queues one generation job per output type").errors(&[StatusCode::PAYMENT_REQUIRED]),
-        out(
-            Method::GET,
-            "/transcripts/{transcript_id}/outputs",
-            anywhere(OutputsRead),
-            None,
-            || get(outputs::of_transcript),
-        ).page::<Output>("A transcript's outputs").query::<ListParams>(),
-        out(Method::GET, "/outputs", anywhere(OutputsRead), None, || {
-            get(outputs::list)
-        }).page::<Output>("The outputs the caller may read").query::<outputs::OutputListParams>(),
-        out(
-            Method::GET,
-            "/outputs/{output_id}",
-            anywhere(OutputsRead),
-            None,
-            || get(outputs::get_one),
-        ).ok::<outputs::OutputView>("An output, with its rendered files"),
-        out(
-            Method::DELETE,
-            "/outputs/{output_id}",
-            anywhere(OutputsGenerate),
-            None,
-            || delete(outputs::delete),
-        ).no_content("Deletes an output and its files"),
-        out(
-            Method::POST,
-            "/outputs/{output_id}/regenerate",
-            anywhere(OutputsGenerate),
-            Some(r#"{"model":"offline/extractive"}"#),
-            || post(choice::regenerate),
-        ).body::<choice::RegenerateInput>().answers(StatusCode::ACCEPTED, Some(openapi::named::<Output>), "Queues a new revision of an output (same transcript and type); another model may be named").errors(&[StatusCode::PAYMENT_REQUIRED]),
-        out(Method::GET, "/preferences/outputs", Need::Caller, None, || {
-            get(choice::preferences)
-        }).page::<Preference>("The caller's model for each output type they chose one for"),
-        out(
-            Method::GET,
-            "/preferences/outputs/{output_type}",
-            Need::Caller,
-            None,
-            || get(choice::preference),
-        ).ok::<Preference>("The caller's model for an output type (404 when they chose none)"),
-        out(
-            Method::PUT,
-            "/preferences/outputs/{output_type}",
-            Need::Caller,
-            Some(r#"{"model":"offline/extractive"}"#),
-            || put(choice::set_preference),
-        ).body::<choice::PreferenceInput>().ok::<Preference>("Sets the caller's model for an output type: first in its model chain when allowed"),
-        out(
-            Method::DELETE,
-            "/preferences/outputs/{output_type}",
-            Need::Caller,
-            None,
-            || delete(choice::delete_preference),
-        ).no_content("Forgets the caller's model for an output type"),
-        out(Method::GET, "/output-constraints", perm(OutputsRead), None, || {
-            get(choice::all_constraints)
-        }).page::<OutputConstraints>("The tenant's model constraints per output type"),
-        out(
-            Method::GET,
-            "/output-constraints/{output_type}",
-            perm(OutputsRead),
-            None,
-            || get(choice::constraints),
-        ).ok::<OutputConstraints>("The tenant's model constraints for an output type (empty when none are set)"),
-        out(
-            Method::PUT,
-            "/output-constraints/{output_type}",
-            perm(TeamsManage),
-            Some(r#"{"allowed_providers":["offline","openai"],"required_capabilities":["structured_output"],"min_context_window":8000}"#),
-            || put(choice::set_constraints),
-        ).body::<Constraints>().ok::<OutputConstraints>("Sets which models may write an output type: allowed models or providers, required capabilities, minimum context"),
-        out(
-            Method::DELETE,
-            "/output-constraints/{output_type}",
-            perm(TeamsManage),
-            None,
-            || delete(choice::delete_constraints),
-        ).no_content("Removes the constraints of an output type"),
-        pl(
-            Method::GET,
-            "/playlists",
-            anywhere(PlaylistsRead),
-            None,
-            || get(playlists::list),
+    ]
+}
+
+/// The routes of credits, purchases, billing records, usage, tiers and subscriptions (`functions/api-billing`).
+pub fn billing() -> Vec<RouteSpec> {
+    use Permission::*;
+    let bill = |method, path, need, example, handler| {
+        route(
+            (Group::Billing, Data::Tenant),
+            method,
+            path,
+            need,
+            example,
+            handler,
         )
-        .page::<PlaylistSummary>("The playlists the caller may read, newest first")
-        .query::<ListParams>(),
-        pl(
-            Method::POST,
-            "/playlists",
-            anywhere(PlaylistsWrite),
-            Some(r#"{"name":"Best of Q3","description":"Clips for the all-hands"}"#),
-            || post(playlists::create),
-        )
-        .body::<NewPlaylist>()
-        .created::<PlaylistView>("Creates an empty playlist, the tenant's or a team's"),
-        pl(
-            Method::GET,
-            "/playlists/{playlist_id}",
-            anywhere(PlaylistsRead),
-            None,
-            || get(playlists::get_one),
-        )
-        .ok::<PlaylistView>("A playlist with its items, in order"),
-        pl(
-            Method::PATCH,
-            "/playlists/{playlist_id}",
-            anywhere(PlaylistsWrite),
-            Some(r#"{"name":"Renamed"}"#),
-            || patch(playlists::update),
-        )
-        .body::<PlaylistPatch>()
-        .ok::<PlaylistView>("Renames a playlist or changes its description"),
-        pl(
-            Method::DELETE,
-            "/playlists/{playlist_id}",
-            anywhere(PlaylistsWrite),
-            None,
-            || delete(playlists::delete),
-        )
-        .no_content("Deletes a playlist and its items (not the outputs)"),
-        pl(
-            Method::POST,
-            "/playlists/{playlist_id}/items",
-            anywhere(PlaylistsWrite),
-            Some(r#"{"output_id":"<output_id>","metadata":{"note":"Start here"}}"#),
-            || post(playlists::add_item),
-        )
-        .body::<NewItem>()
-        .created::<PlaylistItem>("Adds an output, at the end or at `position`"),
-        pl(
-            Method::PATCH,
-            "/playlists/{playlist_id}/items/{item_id}",
-            anywhere(PlaylistsWrite),
-            Some(r#"{"metadata":{"note":"Changed"}}"#),
-            || patch(playlists::update_item),
-        )
-        .body::<ItemPatch>()
-        .ok::<PlaylistItem>("Replaces an item's metadata"),
-        pl(
-            Method::DELETE,
-            "/playlists/{playlist_id}/items/{item_id}",
-            anywhere(PlaylistsWrite),
-            None,
-            || delete(playlists::remove_item),
-        )
-        .no_content("Removes an item (not its output)"),
-        pl(
-            Method::PUT,
-            "/playlists/{playlist_id}/order",
-            anywhere(PlaylistsWrite),
-            Some(r#"{"item_ids":["<item_id>"]}"#),
-            || put(playlists::reorder),
-        )
-        .body::<NewOrder>()
-        .ok::<PlaylistView>("Reorders the items: every item id, once, in the new order"),
+    };
+    vec![
         bill(Method::GET, "/credits", Need::Caller, None, || {
             get(billing::my_credits)
         }).ok::<Balance>("The caller's credits"),
@@ -638,6 +525,70 @@ pub fn table() -> Vec<RouteSpec> {
             None,
             || delete(billing::cancel),
         ).ok::<Subscription>("Cancels a subscription at the end of its period"),
+    ]
+}
+
+/// The routes of providers, models with their prices, and transcript types (built-in and the tenant's own, tenant data) (`functions/api-catalog`).
+pub fn catalog() -> Vec<RouteSpec> {
+    use Permission::*;
+    let typ = |method, path, need, example, handler| {
+        route(
+            (Group::Catalog, Data::Tenant),
+            method,
+            path,
+            need,
+            example,
+            handler,
+        )
+    };
+    let cat = |method, path, need, example, handler| {
+        route(
+            (Group::Catalog, Data::Catalog),
+            method,
+            path,
+            need,
+            example,
+            handler,
+        )
+    };
+    vec![
+        typ(
+            Method::GET,
+            "/transcript-types",
+            anywhere(TranscriptsRead),
+            None,
+            || get(transcripts::list_types),
+        ).page::<TranscriptType>("The built-in transcript types and the tenant's own"),
+        typ(
+            Method::POST,
+            "/transcript-types",
+            perm(TranscriptsWrite),
+            Some(
+                r#"{"type":"support","sub_type":"escalation","instructions":"A support escalation.","extra_schema":{"type":"object","properties":{"ticket":{"type":"string"}}}}"#,
+            ),
+            || post(transcripts::create_type),
+        ).body::<TypeInput>().created::<TranscriptType>("Creates a transcript type of the tenant"),
+        typ(
+            Method::GET,
+            "/transcript-types/{type}/{sub_type}",
+            anywhere(TranscriptsRead),
+            None,
+            || get(transcripts::get_type),
+        ).ok::<TranscriptType>("A transcript type"),
+        typ(
+            Method::PATCH,
+            "/transcript-types/{type}/{sub_type}",
+            perm(TranscriptsWrite),
+            Some(r#"{"instructions":"Changed."}"#),
+            || patch(transcripts::update_type),
+        ).body::<TypeInput>().ok::<TranscriptType>("Changes a transcript type of the tenant"),
+        typ(
+            Method::DELETE,
+            "/transcript-types/{type}/{sub_type}",
+            perm(TranscriptsWrite),
+            None,
+            || delete(transcripts::delete_type),
+        ).no_content("Deletes a transcript type of the tenant"),
         cat(Method::GET, "/providers", Need::Caller, None, || {
             get(catalog::providers)
         }).page::<Provider>("The model providers"),
@@ -667,6 +618,204 @@ pub fn table() -> Vec<RouteSpec> {
             Some(r#"{"display_name":"Renamed"}"#),
             || patch(catalog::update_model),
         ).body::<ModelInput>().ok::<Model>("Changes a model; a new price becomes a new price version"),
+    ]
+}
+
+/// The routes of generation requests, outputs, model preferences and constraints (`functions/api-outputs`).
+pub fn outputs() -> Vec<RouteSpec> {
+    use Permission::*;
+    let out = |method, path, need, example, handler| {
+        route(
+            (Group::Outputs, Data::Tenant),
+            method,
+            path,
+            need,
+            example,
+            handler,
+        )
+    };
+    vec![
+        out(
+            Method::POST,
+            "/transcripts/{transcript_id}/outputs",
+            anywhere(OutputsGenerate),
+            Some(r#"{"output_types":["one_pager","anchors"]}"#),
+            || post(outputs::request),
+        ).body::<outputs::OutputsRequest>().answers(StatusCode::ACCEPTED, Some(openapi::page::<Output>), "Reserves credits and queues one generation job per output type").errors(&[StatusCode::PAYMENT_REQUIRED]),
+        out(
+            Method::GET,
+            "/transcripts/{transcript_id}/outputs",
+            anywhere(OutputsRead),
+            None,
+            || get(outputs::of_transcript),
+        ).page::<Output>("A transcript's outputs").query::<ListParams>(),
+        out(Method::GET, "/outputs", anywhere(OutputsRead), None, || {
+            get(outputs::list)
+        }).page::<Output>("The outputs the caller may read").query::<outputs::OutputListParams>(),
+        out(
+            Method::GET,
+            "/outputs/{output_id}",
+            anywhere(OutputsRead),
+            None,
+            || get(outputs::get_one),
+        ).ok::<outputs::OutputView>("An output, with its rendered files"),
+        out(
+            Method::DELETE,
+            "/outputs/{output_id}",
+            anywhere(OutputsGenerate),
+            None,
+            || delete(outputs::delete),
+        ).no_content("Deletes an output and its files"),
+        out(
+            Method::POST,
+            "/outputs/{output_id}/regenerate",
+            anywhere(OutputsGenerate),
+            Some(r#"{"model":"offline/extractive"}"#),
+            || post(choice::regenerate),
+        ).body::<choice::RegenerateInput>().answers(StatusCode::ACCEPTED, Some(openapi::named::<Output>), "Queues a new revision of an output (same transcript and type); another model may be named").errors(&[StatusCode::PAYMENT_REQUIRED]),
+        out(Method::GET, "/preferences/outputs", Need::Caller, None, || {
+            get(choice::preferences)
+        }).page::<Preference>("The caller's model for each output type they chose one for"),
+        out(
+            Method::GET,
+            "/preferences/outputs/{output_type}",
+            Need::Caller,
+            None,
+            || get(choice::preference),
+        ).ok::<Preference>("The caller's model for an output type (404 when they chose none)"),
+        out(
+            Method::PUT,
+            "/preferences/outputs/{output_type}",
+            Need::Caller,
+            Some(r#"{"model":"offline/extractive"}"#),
+            || put(choice::set_preference),
+        ).body::<choice::PreferenceInput>().ok::<Preference>("Sets the caller's model for an output type: first in its model chain when allowed"),
+        out(
+            Method::DELETE,
+            "/preferences/outputs/{output_type}",
+            Need::Caller,
+            None,
+            || delete(choice::delete_preference),
+        ).no_content("Forgets the caller's model for an output type"),
+        out(Method::GET, "/output-constraints", perm(OutputsRead), None, || {
+            get(choice::all_constraints)
+        }).page::<OutputConstraints>("The tenant's model constraints per output type"),
+        out(
+            Method::GET,
+            "/output-constraints/{output_type}",
+            perm(OutputsRead),
+            None,
+            || get(choice::constraints),
+        ).ok::<OutputConstraints>("The tenant's model constraints for an output type (empty when none are set)"),
+        out(
+            Method::PUT,
+            "/output-constraints/{output_type}",
+            perm(TeamsManage),
+            Some(r#"{"allowed_providers":["offline","openai"],"required_capabilities":["structured_output"],"min_context_window":8000}"#),
+            || put(choice::set_constraints),
+        ).body::<Constraints>().ok::<OutputConstraints>("Sets which models may write an output type: allowed models or providers, required capabilities, minimum context"),
+        out(
+            Method::DELETE,
+            "/output-constraints/{output_type}",
+            perm(TeamsManage),
+            None,
+            || delete(choice::delete_constraints),
+        ).no_content("Removes the constraints of an output type"),
+    ]
+}
+
+/// The routes of playlists and their items (`functions/api-playlists`).
+pub fn playlists() -> Vec<RouteSpec> {
+    use Permission::*;
+    let pl = |method, path, need, example, handler| {
+        route(
+            (Group::Playlists, Data::Tenant),
+            method,
+            path,
+            need,
+            example,
+            handler,
+        )
+    };
+    vec![
+        pl(
+            Method::GET,
+            "/playlists",
+            anywhere(PlaylistsRead),
+            None,
+            || get(playlists::list),
+        )
+        .page::<PlaylistSummary>("The playlists the caller may read, newest first")
+        .query::<ListParams>(),
+        pl(
+            Method::POST,
+            "/playlists",
+            anywhere(PlaylistsWrite),
+            Some(r#"{"name":"Best of Q3","description":"Clips for the all-hands"}"#),
+            || post(playlists::create),
+        )
+        .body::<NewPlaylist>()
+        .created::<PlaylistView>("Creates an empty playlist, the tenant's or a team's"),
+        pl(
+            Method::GET,
+            "/playlists/{playlist_id}",
+            anywhere(PlaylistsRead),
+            None,
+            || get(playlists::get_one),
+        )
+        .ok::<PlaylistView>("A playlist with its items, in order"),
+        pl(
+            Method::PATCH,
+            "/playlists/{playlist_id}",
+            anywhere(PlaylistsWrite),
+            Some(r#"{"name":"Renamed"}"#),
+            || patch(playlists::update),
+        )
+        .body::<PlaylistPatch>()
+        .ok::<PlaylistView>("Renames a playlist or changes its description"),
+        pl(
+            Method::DELETE,
+            "/playlists/{playlist_id}",
+            anywhere(PlaylistsWrite),
+            None,
+            || delete(playlists::delete),
+        )
+        .no_content("Deletes a playlist and its items (not the outputs)"),
+        pl(
+            Method::POST,
+            "/playlists/{playlist_id}/items",
+            anywhere(PlaylistsWrite),
+            Some(r#"{"output_id":"<output_id>","metadata":{"note":"Start here"}}"#),
+            || post(playlists::add_item),
+        )
+        .body::<NewItem>()
+        .created::<PlaylistItem>("Adds an output, at the end or at `position`"),
+        pl(
+            Method::PATCH,
+            "/playlists/{playlist_id}/items/{item_id}",
+            anywhere(PlaylistsWrite),
+            Some(r#"{"metadata":{"note":"Changed"}}"#),
+            || patch(playlists::update_item),
+        )
+        .body::<ItemPatch>()
+        .ok::<PlaylistItem>("Replaces an item's metadata"),
+        pl(
+            Method::DELETE,
+            "/playlists/{playlist_id}/items/{item_id}",
+            anywhere(PlaylistsWrite),
+            None,
+            || delete(playlists::remove_item),
+        )
+        .no_content("Removes an item (not its output)"),
+        pl(
+            Method::PUT,
+            "/playlists/{playlist_id}/order",
+            anywhere(PlaylistsWrite),
+            Some(r#"{"item_ids":["<item_id>"]}"#),
+            || put(playlists::reorder),
+        )
+        .body::<NewOrder>()
+        .ok::<PlaylistView>("Reorders the items: every item id, once, in the new order"),
     ]
 }
 

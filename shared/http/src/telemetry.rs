@@ -6,29 +6,54 @@ use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 pub const REQUEST_ID: &str = "x-request-id";
 
 /// Installs the global subscriber once: JSON when `AWS_LAMBDA_FUNCTION_NAME` is set (or
 /// `RECAP_LOG_FORMAT=json`), readable text otherwise. `RUST_LOG` filters (default `info`).
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_with(filter_from_env("info"));
+}
+
+/// The filter `RUST_LOG` names, or `default`: a level (`debug`) and per-target levels
+/// (`info,recap_domain=debug,aws_smithy_runtime=warn`). Span and field filters (the rest of
+/// `EnvFilter`'s syntax) are not taken: they need a regex engine in every function's binary.
+/// A value that does not parse is reported on stderr and `default` is used.
+pub fn filter_from_env(default: &str) -> Targets {
+    let fallback = || default.parse().unwrap_or_default();
+    match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => v.parse().unwrap_or_else(|e| {
+            eprintln!("RUST_LOG={v:?} is not a list of target=level ({e}); using {default:?}");
+            fallback()
+        }),
+        _ => fallback(),
+    }
+}
+
+/// Installs the global subscriber with `filter` (see [`init`]).
+pub fn init_with(filter: Targets) {
     let json = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
         || std::env::var("RECAP_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let _ = if json {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .without_time()
+        tracing_subscriber::registry()
+            .with(
+                fmt.json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .without_time(),
+            )
+            .with(filter)
             .try_init()
     } else {
-        builder.compact().try_init()
+        tracing_subscriber::registry()
+            .with(fmt.compact())
+            .with(filter)
+            .try_init()
     };
 }
 

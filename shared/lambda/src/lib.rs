@@ -72,17 +72,20 @@ where
     .await
 }
 
-/// The whole of an API function: the state over DynamoDB (`RECAP_TABLE`) and, when the routes
-/// of `groups` use them ([`Needs`]), S3 (`RECAP_BUCKET`) and the generate queue on SQS
-/// (`RECAP_GENERATE_QUEUE_URL`); the routes of `groups`, served until the runtime stops.
+/// The whole of an API function: the state over DynamoDB (`RECAP_TABLE`) and, when `routes`
+/// use them ([`Needs`]), S3 (`RECAP_BUCKET`) and the generate queue on SQS
+/// (`RECAP_GENERATE_QUEUE_URL`); `routes` (its group's table, such as
+/// `recap_http::routes::teams()`, so that no other group's handlers are linked in), served
+/// until the runtime stops.
 ///
 /// A port the groups do not use is [`Unavailable`], and its client is not built. A port they
 /// use whose client this build lacks (features `s3`, `sqs`) fails the start-up, with a message
 /// that says which feature the function's crate must enable.
-pub async fn serve_routes(groups: &[recap_http::routes::Group]) -> Result<(), Error> {
+pub async fn serve_routes(routes: Vec<recap_http::routes::RouteSpec>) -> Result<(), Error> {
     use std::sync::Arc;
     recap_http::telemetry::init();
-    let needs = Needs::of(groups);
+    let groups: Vec<_> = routes.iter().map(|r| r.group).collect();
+    let needs = Needs::of(&groups);
     let aws = recap_aws::AwsConfig::from_env().await;
     let records = Arc::new(recap_aws::DynamoRecords::new(aws.dynamodb(), &aws.table));
     let state = recap_http::AppState {
@@ -94,7 +97,7 @@ pub async fn serve_routes(groups: &[recap_http::routes::Group]) -> Result<(), Er
         records,
         tokens: None,
     };
-    serve(recap_http::router_for(groups, state)).await
+    serve(recap_http::router_of(routes, state)).await
 }
 
 fn files(
