@@ -7,7 +7,7 @@
 async fn main() -> Result<(), recap_lambda::Error> {
     recap_http::telemetry::init();
     let aws = recap_lambda::AwsPorts::from_env().await;
-    let models = recap_lambda::KeysConfigured::from_env(&aws.records).await;
+    let models = recap_lambda::KeysConfigured::from_env(std::sync::Arc::new(aws.records.clone()));
     let ports = aws.generation(&models);
     recap_lambda::serve_events(|event| async move {
         recap_lambda::handlers::on_upload(ports, event)

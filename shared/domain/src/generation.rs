@@ -129,6 +129,15 @@ pub trait ModelRegistry: Send + Sync {
         self.models(provider).is_some()
     }
 
+    /// Loads what [`ModelRegistry::configured`] reads, if it is not loaded yet; called before
+    /// every model choice. An API function reads the catalog's providers here, on its first
+    /// model choice, instead of at start-up (where most of its requests would not need them).
+    fn ready(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + '_>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
     /// How long after a request starts its prompt is in the provider's cache (about the time
     /// to its first token). The other outputs of one request wait that long after the first
     /// one's call starts, so that they read the transcript from the cache instead of each
@@ -394,6 +403,7 @@ async fn plan_chains(
 ) -> Result<(Vec<Vec<model_choice::Step>>, Vec<catalog::Model>)> {
     let t = a.caller.tenant;
     let catalog = catalog::models(p.records).await?;
+    p.models.ready().await?;
     let tier = crate::billing::subscription(p.records, &t, &a.caller.user)
         .await?
         .filter(|s| s.status == crate::billing::SubscriptionStatus::Active)

@@ -430,10 +430,10 @@ pub async fn create(p: Ports<'_>, a: &Access, input: NewTranscript) -> Result<Cr
         && let Err(e) = p.files.put(&key, body, &content_type).await
     {
         // The record must not stay `processing` for a file that was never written.
-        let _ = finish(
+        let _ = fail(
             p,
             &transcript,
-            Outcome::Failed("storing the content failed; send it again".into()),
+            "storing the content failed; send it again".into(),
             None,
         )
         .await;
@@ -796,58 +796,94 @@ async fn finish(
     outcome: Outcome,
     sequencer: Option<&str>,
 ) -> Result<Ingested> {
+    match outcome {
+        Outcome::Failed(reason) => fail(p, tr, reason, sequencer).await,
+        Outcome::Ready(n) => ready(p, tr, &n, sequencer).await,
+    }
+}
+
+/// Marks the record `failed` with `reason`. Its own function (not a branch of [`finish`]), so
+/// that the API function, which calls it when storing inline content fails, does not link the
+/// parsers' and tokenizer's side of `ready`.
+async fn fail(
+    p: Ports<'_>,
+    tr: &Transcript,
+    reason: String,
+    sequencer: Option<&str>,
+) -> Result<Ingested> {
+    let update = set_status_index(
+        outcome_update(p, sequencer)?,
+        &tr.tenant,
+        &tr.id,
+        Status::Failed,
+    )
+    .set("failure", reason.clone());
+    write_outcome(p, tr, update).await?;
+    Ok(Ingested::Failed(tr.id, reason))
+}
+
+/// Stores the normalized transcript and marks the record `ready` with what it holds.
+async fn ready(
+    p: Ports<'_>,
+    tr: &Transcript,
+    n: &parser::Transcript,
+    sequencer: Option<&str>,
+) -> Result<Ingested> {
+    let body = serde_json::to_vec(n).map_err(|e| Error::unexpected("encoding a transcript", e))?;
+    p.files
+        .put(
+            &keys::normalized_transcript(&tr.tenant, &tr.id)?,
+            body,
+            "application/json",
+        )
+        .await?;
+    let speakers: Vec<SpeakerView> = n
+        .speakers
+        .iter()
+        .map(|s| SpeakerView {
+            id: s.id.clone(),
+            name: s.name.clone(),
+        })
+        .collect();
+    let warnings: Vec<&parser::Warning> = n.warnings.iter().take(MAX_RECORD_WARNINGS).collect();
+    let mut update = set_status_index(
+        outcome_update(p, sequencer)?,
+        &tr.tenant,
+        &tr.id,
+        Status::Ready,
+    )
+    .remove("failure")
+    .set("format", to_value(&n.format)?)
+    .set("duration_ms", n.duration_ms)
+    .set("segment_count", n.segments.len() as u64)
+    .set("speakers", to_value(&speakers)?)
+    .set("token_estimate", n.token_estimate(TokenizerFamily::OpenAi))
+    .set("warnings", to_value(&warnings)?)
+    .set("warning_count", n.warnings.len() as u64);
+    if tr.language.is_none()
+        && let Some(l) = &n.language
+    {
+        update = update.set("language", l.clone());
+    }
+    if !tr.output_types.is_empty() {
+        // Requested by the upload trigger right after (`generation::after_upload`).
+        update = update.set("generation", "requested");
+    }
+    write_outcome(p, tr, update).await?;
+    Ok(Ingested::Ready(tr.id))
+}
+
+/// What every outcome sets: the time, the next version and the event's sequencer.
+fn outcome_update(p: Ports<'_>, sequencer: Option<&str>) -> Result<Update> {
     let now = to_value(&p.clock.now())?;
     let mut update = Update::new().set("updated_at", now).add("version", 1);
     if let Some(s) = sequencer.filter(|s| !s.is_empty()) {
         update = update.set("sequencer", s);
     }
-    let result = match outcome {
-        Outcome::Failed(reason) => {
-            update = set_status_index(update, &tr.tenant, &tr.id, Status::Failed)
-                .set("failure", reason.clone());
-            Ingested::Failed(tr.id, reason)
-        }
-        Outcome::Ready(n) => {
-            let body = serde_json::to_vec(&n)
-                .map_err(|e| Error::unexpected("encoding a transcript", e))?;
-            p.files
-                .put(
-                    &keys::normalized_transcript(&tr.tenant, &tr.id)?,
-                    body,
-                    "application/json",
-                )
-                .await?;
-            let speakers: Vec<SpeakerView> = n
-                .speakers
-                .iter()
-                .map(|s| SpeakerView {
-                    id: s.id.clone(),
-                    name: s.name.clone(),
-                })
-                .collect();
-            let warnings: Vec<&parser::Warning> =
-                n.warnings.iter().take(MAX_RECORD_WARNINGS).collect();
-            update = set_status_index(update, &tr.tenant, &tr.id, Status::Ready)
-                .remove("failure")
-                .set("format", to_value(&n.format)?)
-                .set("duration_ms", n.duration_ms)
-                .set("segment_count", n.segments.len() as u64)
-                .set("speakers", to_value(&speakers)?)
-                .set("token_estimate", n.token_estimate(TokenizerFamily::OpenAi))
-                .set("warnings", to_value(&warnings)?)
-                .set("warning_count", n.warnings.len() as u64);
-            if tr.language.is_none()
-                && let Some(l) = &n.language
-            {
-                update = update.set("language", l.clone());
-            }
-            if !tr.output_types.is_empty() {
-                // Requested by the upload trigger right after (`generation::after_upload`).
-                update = update.set("generation", "requested");
-            }
-            Ingested::Ready(tr.id)
-        }
-    };
+    Ok(update)
+}
+
+async fn write_outcome(p: Ports<'_>, tr: &Transcript, update: Update) -> Result<()> {
     p.records
         .update(
             &keys::transcript(&tr.tenant, &tr.id),
@@ -855,7 +891,7 @@ async fn finish(
             vec![Condition::equals("version", tr.version)],
         )
         .await?;
-    Ok(result)
+    Ok(())
 }
 
 /// The upload trigger's entry point: every created object of an S3 event notification,

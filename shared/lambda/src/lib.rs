@@ -93,7 +93,7 @@ pub async fn serve_routes(routes: Vec<recap_http::routes::RouteSpec>) -> Result<
         generate: queue(&aws, needs.queue)?,
         clock: Arc::new(recap_domain::clock::SystemClock),
         ids: Arc::new(recap_domain::clock::SystemIds),
-        models: models(records.as_ref(), needs.queue).await,
+        models: models(records.clone(), needs.queue),
         records,
         tokens: None,
     };
@@ -145,33 +145,40 @@ fn queue(
 /// What a function that never calls a model knows of the providers: which have a key, read
 /// from the same variables as the generate function's (`OPENAI_API_KEY`, …; see `recap-ai`).
 /// A model choice made here then matches what the generate function can call.
-pub struct KeysConfigured(std::collections::HashSet<String>);
+///
+/// The keys are read at start-up; the catalog's providers (which provider id is which kind of
+/// client) on the first model choice ([`ModelRegistry::ready`]), so that a cold start that
+/// serves anything else makes no catalog read. Until then no provider but the offline one is
+/// configured.
+///
+/// [`ModelRegistry::ready`]: recap_domain::generation::ModelRegistry::ready
+pub struct KeysConfigured {
+    records: std::sync::Arc<dyn recap_domain::records::Records>,
+    config: Option<recap_ai::ProviderConfig>,
+    providers: std::sync::OnceLock<std::collections::HashSet<String>>,
+}
 
 impl KeysConfigured {
-    /// The catalog's providers whose kind has a key here.
-    pub async fn from_env(records: &dyn recap_domain::records::Records) -> Self {
-        let config = match recap_ai::ProviderConfig::from_env() {
-            Ok(c) => c,
-            Err(e) => {
+    /// The keys in the environment; the catalog is read from `records` when first needed.
+    pub fn from_env(records: std::sync::Arc<dyn recap_domain::records::Records>) -> Self {
+        let config = recap_ai::ProviderConfig::from_env()
+            .inspect_err(|e| {
                 tracing::error!(error = %e, "provider settings are invalid; only the offline provider is used");
-                return KeysConfigured(Default::default());
-            }
-        };
-        let providers = recap_domain::catalog::providers(records)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "the catalog's providers could not be read");
-                Vec::new()
-            });
-        KeysConfigured(
-            providers
-                .into_iter()
-                .filter(|p| {
-                    recap_ai::ProviderKind::parse(&p.kind).is_some_and(|k| config.is_configured(k))
-                })
-                .map(|p| p.id)
-                .collect(),
-        )
+            })
+            .ok();
+        Self::new(records, config)
+    }
+
+    /// The keys of `config` (`None`: no provider but the offline one).
+    pub fn new(
+        records: std::sync::Arc<dyn recap_domain::records::Records>,
+        config: Option<recap_ai::ProviderConfig>,
+    ) -> Self {
+        KeysConfigured {
+            records,
+            config,
+            providers: std::sync::OnceLock::new(),
+        }
     }
 }
 
@@ -181,7 +188,35 @@ impl recap_domain::generation::ModelRegistry for KeysConfigured {
     }
 
     fn configured(&self, provider: &str) -> bool {
-        self.0.contains(provider)
+        self.providers
+            .get()
+            .is_some_and(|ids| ids.contains(provider))
+    }
+
+    fn ready(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = recap_domain::Result<()>> + Send + '_>>
+    {
+        Box::pin(async move {
+            if self.providers.get().is_some() {
+                return Ok(());
+            }
+            let Some(config) = &self.config else {
+                let _ = self.providers.set(Default::default());
+                return Ok(());
+            };
+            // Two first requests at once both read; the first to finish is kept (the same set).
+            let providers = recap_domain::catalog::providers(self.records.as_ref()).await?;
+            let ids = providers
+                .into_iter()
+                .filter(|p| {
+                    recap_ai::ProviderKind::parse(&p.kind).is_some_and(|k| config.is_configured(k))
+                })
+                .map(|p| p.id)
+                .collect();
+            let _ = self.providers.set(ids);
+            Ok(())
+        })
     }
 }
 
@@ -223,13 +258,13 @@ impl AwsPorts {
 }
 
 /// Which providers have a key, for the groups that choose models: those that request
-/// generation, i.e. use the generate queue. The others skip the catalog read at start-up.
-async fn models(
-    records: &dyn recap_domain::records::Records,
+/// generation, i.e. use the generate queue.
+fn models(
+    records: std::sync::Arc<dyn recap_domain::records::Records>,
     chooses_models: bool,
 ) -> std::sync::Arc<dyn recap_domain::generation::ModelRegistry> {
     if chooses_models {
-        std::sync::Arc::new(KeysConfigured::from_env(records).await)
+        std::sync::Arc::new(KeysConfigured::from_env(records))
     } else {
         std::sync::Arc::new(recap_domain::generation::NoProviders)
     }
@@ -300,4 +335,37 @@ where
         |event: lambda_http::LambdaEvent<serde_json::Value>| handler(event.payload),
     ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use recap_domain::generation::ModelRegistry;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn keys_configured_reads_the_catalog_on_the_first_model_choice_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = recap_embedded::EmbeddedStore::open(dir.path()).unwrap();
+        let records: Arc<dyn recap_domain::records::Records> = Arc::new(store.records());
+        recap_domain::catalog::seed(records.as_ref(), &recap_domain::clock::SystemClock)
+            .await
+            .unwrap();
+        let config = recap_ai::ProviderConfig::from_vars(&|k: &str| {
+            (k == "OPENAI_API_KEY").then(|| "sk-test".to_string())
+        })
+        .unwrap();
+        let keys = KeysConfigured::new(records.clone(), Some(config));
+        assert!(
+            !keys.configured("openai"),
+            "nothing is known before the catalog is read"
+        );
+        keys.ready().await.unwrap();
+        assert!(keys.configured("openai"));
+        assert!(!keys.configured("anthropic"), "no key for it");
+
+        let none = KeysConfigured::new(records, None);
+        none.ready().await.unwrap();
+        assert!(!none.configured("openai"), "no settings, no provider");
+    }
 }
