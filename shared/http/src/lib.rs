@@ -49,11 +49,7 @@ pub struct AppState {
 
 /// Every route of every group: what the local stack serves.
 pub fn router(state: AppState) -> Router {
-    use routes::Group::*;
-    router_for(
-        &[Teams, Transcripts, Billing, Catalog, Outputs, Playlists],
-        state,
-    )
+    router_of(routes::table(), state)
 }
 
 /// The routes of some groups (one Lambda function serves one group): see [`router_of`].
