@@ -1,7 +1,7 @@
 //! Lambda `api-transcripts`: transcripts and quotes, behind API Gateway's
 //! JWT authorizer. Needs `RECAP_TABLE` and `RECAP_BUCKET`.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), recap_lambda::Error> {
     recap_lambda::serve_routes(recap_http::routes::transcripts()).await
 }

@@ -6,7 +6,7 @@
 /// The queue's `maxReceiveCount` (infra/template.yaml).
 const MAX_RECEIVES: u32 = 5;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), recap_lambda::Error> {
     recap_http::telemetry::init();
     let aws = recap_lambda::AwsPorts::from_env().await;

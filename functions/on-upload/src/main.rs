@@ -3,7 +3,7 @@
 //! outputs named at the transcript's creation; duplicate and older events do nothing. Needs
 //! `RECAP_TABLE`, `RECAP_BUCKET` and `RECAP_GENERATE_QUEUE_URL`.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), recap_lambda::Error> {
     recap_http::telemetry::init();
     let aws = recap_lambda::AwsPorts::from_env().await;

@@ -5,7 +5,7 @@
 
 use recap_domain::clock::SystemClock;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), recap_lambda::Error> {
     recap_http::telemetry::init();
     let aws = recap_aws::AwsConfig::from_env().await;
