@@ -226,6 +226,9 @@ fn repair(drafts: &mut [Draft], diag: &mut Diag) -> Vec<usize> {
     // none starts later), so the text stays where the source put its start.
     // next_later[p]: the first start after position p that is later than p's (starts are
     // sorted, so it is the start after p's run of equal starts).
+    if live.iter().all(|&i| drafts[i].end_ms >= drafts[i].start_ms) {
+        return live;
+    }
     let mut next_later: Vec<Option<u64>> = vec![None; live.len()];
     for p in (0..live.len().saturating_sub(1)).rev() {
         let (here, next) = (drafts[live[p]].start_ms, drafts[live[p + 1]].start_ms);

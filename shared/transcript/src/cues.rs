@@ -1,6 +1,6 @@
 //! Subtitle cues as written (SRT and WebVTT), before normalization, and their conversion to
 //! drafts: text cleaning, voices, Zoom's `Name:` prefixes and YouTube's rolling captions.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use crate::build::Draft;
@@ -142,6 +142,11 @@ pub(crate) struct Drafter<'a> {
     drafts: Vec<Draft>,
     /// The cue texts as written, for the rolling-caption pass (lenient mode only).
     texts: Vec<&'a str>,
+    /// Where the lines of the cues from `ends_from` on end in their drafts' texts, recorded
+    /// once a timestamp tag has been seen (lenient mode only): the rolling-caption pass then
+    /// need not clean each of their lines again.
+    ends: Vec<text::OutLines>,
+    ends_from: usize,
     voices: Voices<'a>,
     scratch: String,
     any_voice: bool,
@@ -153,6 +158,7 @@ pub(crate) struct Drafter<'a> {
 
 impl<'a> Drafter<'a> {
     pub fn new(whole: &'a str, srt: bool, mode: Mode) -> Self {
+        let small = mode == Mode::Lenient && whole.len() <= 64 * 1024;
         Drafter {
             whole,
             next_markup: 0,
@@ -160,9 +166,24 @@ impl<'a> Drafter<'a> {
             srt,
             mode,
             drafts: Vec::with_capacity(whole.len() / 64 + 1),
-            texts: Vec::new(),
+            // A small file's cues at once; a large file's grow as usual (a large block up
+            // front changes the allocator's later work: slower on the generated files).
+            texts: if small {
+                Vec::with_capacity(whole.len() / 64 + 1)
+            } else {
+                Vec::new()
+            },
+            // A small file's line ends are recorded from its first cue (cleaning its lines
+            // again would cost more); a large file's once a timestamp tag is seen.
+            ends: if small {
+                Vec::with_capacity(whole.len() / 64 + 1)
+            } else {
+                Vec::new()
+            },
+            ends_from: if small { 0 } else { usize::MAX },
             voices: Voices::default(),
-            scratch: String::new(),
+            // Room for most cue texts from the start (it grows for longer ones).
+            scratch: String::with_capacity(whole.len().min(512)),
             any_voice: false,
             any_timestamp_tag: false,
             with_text: 0,
@@ -178,17 +199,25 @@ impl<'a> Drafter<'a> {
             first_markup: Some(self.first_markup(cue.text)),
         };
         let voices = &mut self.voices;
-        let digit_after_lt =
-            text::clean_cue(cue.text, self.srt, hints, &mut self.scratch, &mut |v| {
-                voice = voices.name(v);
-                voice.is_some()
-            });
+        let mut voice_of = |v| {
+            voice = voices.name(v);
+            voice.is_some()
+        };
+        let (raw, srt, out) = (cue.text, self.srt, &mut self.scratch);
+        let digit_after_lt = if self.ends_from <= self.drafts.len() {
+            record_ends(raw, srt, hints, out, &mut voice_of, &mut self.ends)
+        } else {
+            text::clean_cue(raw, srt, hints, out, &mut voice_of, &mut ())
+        };
         // Cleaned in a reused buffer, then copied at its exact size (no slack to carry).
         let buf = self.scratch.as_str().to_owned();
         self.any_voice |= voice.is_some();
         if self.mode == Mode::Lenient {
             // Inline timestamp tags: `clean_cue` saw every `<`.
-            self.any_timestamp_tag |= digit_after_lt;
+            if digit_after_lt && !self.any_timestamp_tag {
+                self.any_timestamp_tag = true;
+                self.ends_from = self.ends_from.min(self.drafts.len() + 1);
+            }
             self.texts.push(cue.text);
             // Counted now, while the text is in the cache (used unless lines are removed).
             if !self.scratch.is_empty() {
@@ -230,7 +259,8 @@ impl<'a> Drafter<'a> {
     pub fn finish(mut self, diag: &mut Diag) -> Vec<Draft> {
         if self.mode == Mode::Lenient {
             if self.any_timestamp_tag {
-                dedupe_rolling(&self.texts, &mut self.drafts, self.srt, diag);
+                let ends = (self.ends_from, self.ends.as_slice());
+                dedupe_rolling(&self.texts, ends, &mut self.drafts, self.srt, diag);
             }
             if !self.any_voice {
                 let counts = (!self.any_timestamp_tag).then_some((self.with_text, self.prefixes));
@@ -239,6 +269,24 @@ impl<'a> Drafter<'a> {
         }
         self.drafts
     }
+}
+
+/// [`text::clean_cue`], with the line ends of `raw` in `out` added to `ends` (a rolling-caption
+/// file: rare, and kept out of the usual path's code).
+#[cold]
+#[inline(never)]
+fn record_ends<'r>(
+    raw: &'r str,
+    srt: bool,
+    hints: Hints,
+    out: &mut String,
+    voice: &mut dyn FnMut(&'r str) -> bool,
+    ends: &mut Vec<text::OutLines>,
+) -> bool {
+    let mut lines = text::OutLines::new();
+    let digit_after_lt = text::clean_cue(raw, srt, hints, out, voice, &mut lines);
+    ends.push(lines);
+    digit_after_lt
 }
 
 /// The speaker names of voice annotations (`<v Name>`), each cleaned once and shared by the
@@ -310,19 +358,52 @@ fn speaker_prefixes(drafts: &mut [Draft], counts: Option<(usize, usize)>) {
 /// YouTube's auto-captions roll: each cue repeats the previous cue's last line above the new
 /// words, and a 10 ms cue repeats the finished line. Lines equal to one of the previous cue's
 /// lines are removed from the top of each cue; a cue left with nothing is dropped.
-fn dedupe_rolling(texts: &[&str], drafts: &mut [Draft], srt: bool, diag: &mut Diag) {
-    let mut prev: std::collections::HashSet<String> = std::collections::HashSet::new();
+fn dedupe_rolling(
+    texts: &[&str],
+    (ends_from, ends): (usize, &[text::OutLines]),
+    drafts: &mut [Draft],
+    srt: bool,
+    diag: &mut Diag,
+) {
+    // The lines of the previous cue and of this one in one buffer (sized once), and a set of
+    // the previous cue's lines only when it has many (each line enters a set at most once).
+    let most = drafts.iter().map(|d| d.text.len()).max().unwrap_or(0);
+    let mut lines = RollingLines::with_capacity(most);
+    let mut prev_set: Option<HashSet<String>> = None;
+    let mut scratch = String::new();
     let mut removed_lines = 0usize;
-    for (text, draft) in texts.iter().zip(drafts.iter_mut()) {
-        let lines: Vec<String> = input::split_lines(text)
-            .into_iter()
-            .map(|l| text::clean(l, srt).1)
-            .filter(|l| !l.is_empty())
-            .collect();
-        let repeated = lines.iter().take_while(|l| prev.contains(*l)).count();
+    for (k, (text, draft)) in texts.iter().zip(drafts.iter_mut()).enumerate() {
+        // The lines cleaned one by one, or (the same) cut from the draft's cleaned text.
+        let known = k
+            .checked_sub(ends_from)
+            .and_then(|e| ends.get(e))
+            .is_some_and(|e| {
+                e.each_line(&draft.text, |l| {
+                    if !l.is_empty() {
+                        lines.push(l);
+                    }
+                })
+            });
+        if !known {
+            for_each_line(text, |l| {
+                text::clean_into(l, srt, &mut scratch);
+                if !scratch.is_empty() {
+                    lines.push(&scratch);
+                }
+            });
+        }
+        let count = lines.cur_len();
+        let repeated = match &prev_set {
+            None => (0..count)
+                .take_while(|&k| lines.prev_contains(lines.cur(k)))
+                .count(),
+            Some(set) => (0..count)
+                .take_while(|&k| set.contains(lines.cur(k)))
+                .count(),
+        };
         if repeated > 0 {
             removed_lines += repeated;
-            if repeated == lines.len() {
+            if repeated == count {
                 draft.dropped = true;
                 diag.warn(
                     WarningKind::DuplicateDropped,
@@ -330,18 +411,154 @@ fn dedupe_rolling(texts: &[&str], drafts: &mut [Draft], srt: bool, diag: &mut Di
                     "a rolling-caption cue that only repeats the previous one was dropped",
                 );
             } else {
-                draft.text = lines[repeated..].join(" ");
+                let mut joined = String::with_capacity(draft.text.len());
+                for k in repeated..count {
+                    if k > repeated {
+                        joined.push(' ');
+                    }
+                    joined.push_str(lines.cur(k));
+                }
+                draft.text = joined;
             }
         }
-        if !lines.is_empty() {
-            prev = lines.into_iter().collect();
+        if lines.next_cue() {
+            prev_set = (lines.prev_len() > RollingLines::SCAN).then(|| {
+                (0..lines.prev_len())
+                    .map(|k| lines.prev(k).to_owned())
+                    .collect()
+            });
         }
     }
     if removed_lines > 0 {
         diag.warn(
             WarningKind::DuplicateDropped,
             None,
-            format!("rolling captions: {removed_lines} repeated line(s) removed"),
+            rolling_message(removed_lines),
         );
+    }
+}
+
+/// `format!("rolling captions: {removed} repeated line(s) removed")`, without the formatting
+/// machinery (a tenth of a small file's parse).
+fn rolling_message(removed: usize) -> String {
+    const HEAD: &str = "rolling captions: ";
+    const TAIL: &str = " repeated line(s) removed";
+    let mut digits = [0u8; 20];
+    let mut k = digits.len();
+    let mut v = removed;
+    loop {
+        k -= 1;
+        digits[k] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let mut m = String::with_capacity(HEAD.len() + (digits.len() - k) + TAIL.len());
+    m.push_str(HEAD);
+    for &d in &digits[k..] {
+        m.push(char::from(d));
+    }
+    m.push_str(TAIL);
+    debug_assert_eq!(
+        m,
+        format!("rolling captions: {removed} repeated line(s) removed")
+    );
+    m
+}
+
+/// [`input::split_lines`] without the vector.
+fn for_each_line(s: &str, mut f: impl FnMut(&str)) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    while start < bytes.len() {
+        match memchr::memchr2(b'\n', b'\r', &bytes[start..]) {
+            Some(off) => {
+                let end = start + off;
+                f(&s[start..end]);
+                start = if bytes[end] == b'\r' && bytes.get(end + 1) == Some(&b'\n') {
+                    end + 2
+                } else {
+                    end + 1
+                };
+            }
+            None => {
+                f(&s[start..]);
+                break;
+            }
+        }
+    }
+}
+
+/// The cleaned, non-empty lines of the previous cue, then those of the current one, in one
+/// buffer.
+struct RollingLines {
+    buf: String,
+    /// Where each line ends in `buf`.
+    ends: Vec<usize>,
+    /// How many of the lines are the previous cue's.
+    prev: usize,
+}
+
+impl RollingLines {
+    /// Up to this many lines, a look-up scans them.
+    const SCAN: usize = 8;
+
+    fn with_capacity(bytes: usize) -> Self {
+        RollingLines {
+            buf: String::with_capacity(bytes.saturating_mul(2)),
+            ends: Vec::with_capacity(8),
+            prev: 0,
+        }
+    }
+
+    /// A line of the current cue.
+    fn push(&mut self, line: &str) {
+        self.buf.push_str(line);
+        self.ends.push(self.buf.len());
+    }
+
+    fn line(&self, k: usize) -> &str {
+        let from = if k == 0 { 0 } else { self.ends[k - 1] };
+        &self.buf[from..self.ends[k]]
+    }
+
+    fn prev_len(&self) -> usize {
+        self.prev
+    }
+
+    fn prev(&self, k: usize) -> &str {
+        self.line(k)
+    }
+
+    fn cur_len(&self) -> usize {
+        self.ends.len() - self.prev
+    }
+
+    fn cur(&self, k: usize) -> &str {
+        self.line(self.prev + k)
+    }
+
+    fn prev_contains(&self, line: &str) -> bool {
+        (0..self.prev).any(|k| self.line(k) == line)
+    }
+
+    /// The current cue's lines become the previous ones, if there are any (returns whether).
+    fn next_cue(&mut self) -> bool {
+        if self.cur_len() == 0 {
+            return false;
+        }
+        let cut = if self.prev == 0 {
+            0
+        } else {
+            self.ends[self.prev - 1]
+        };
+        self.buf.drain(..cut);
+        self.ends.drain(..self.prev);
+        for e in &mut self.ends {
+            *e -= cut;
+        }
+        self.prev = self.ends.len();
+        true
     }
 }

@@ -313,10 +313,19 @@ impl<'a> LineReader<'a> {
 }
 
 /// [`split_lines`], each line marked as [`Line`] says.
+#[cfg(test)]
 pub(crate) fn split_marked(s: &str) -> Vec<Line<'_>> {
-    let mut lines = Vec::with_capacity(s.len() / 24 + 1);
-    let mut reader = LineReader::new(s);
-    let mut start = 0;
+    split_marked_from(&mut LineReader::new(s), 0)
+}
+
+/// [`split_marked`] of the reader's text from `from` (a line start), with a reader already
+/// set up, wherever it read last (the lines are those of `split_marked(&text[from..])`).
+pub(crate) fn split_marked_from<'a>(reader: &mut LineReader<'a>, from: usize) -> Vec<Line<'a>> {
+    let s = reader.text();
+    // The reader may have read past `from`: its next double space is looked for again.
+    reader.next_double = reader.double.find(s.as_bytes(), from);
+    let mut lines = Vec::with_capacity((s.len() - from) / 24 + 1);
+    let mut start = from;
     while start < s.len() {
         let (line, next) = reader.line_at(start);
         lines.push(line);

@@ -124,6 +124,85 @@ pub(crate) struct Hints {
     pub first_markup: Option<usize>,
 }
 
+/// Where the lines of a text end in its cleaned output, so that the cleaned lines can be had
+/// without cleaning each line again: the output up to a line's end is the cleaned lines so far
+/// joined with single spaces (tags, entities and codes never span lines). Known for up to four
+/// line ends (LF, CR or CRLF) in the first 64 KiB of output, and only when none falls inside
+/// `<rt>` (whose text is dropped across lines).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OutLines {
+    /// Small, as one is kept per cue.
+    at: [u16; 4],
+    len: u8,
+    known: bool,
+}
+
+/// Told where the lines of a text end in its cleaned output ([`clean_cue`]).
+pub(crate) trait LineEnds {
+    /// Whether [`LineEnds::line_end`] does anything (when not, the calls are compiled out).
+    const RECORDS: bool;
+    /// A line of the raw text ends when the output is `at` bytes long.
+    fn line_end(&mut self, at: usize, in_rt: bool);
+}
+
+/// Nothing to record.
+impl LineEnds for () {
+    const RECORDS: bool = false;
+    fn line_end(&mut self, _: usize, _: bool) {}
+}
+
+impl LineEnds for OutLines {
+    const RECORDS: bool = true;
+    #[inline]
+    fn line_end(&mut self, at: usize, in_rt: bool) {
+        match u16::try_from(at) {
+            Ok(a) if self.known && !in_rt && usize::from(self.len) < self.at.len() => {
+                self.at[usize::from(self.len)] = a;
+                self.len += 1;
+            }
+            _ => self.known = false,
+        }
+    }
+}
+
+impl OutLines {
+    pub fn new() -> Self {
+        OutLines {
+            at: [0; 4],
+            len: 0,
+            known: true,
+        }
+    }
+
+    /// Calls `f` with each line of `raw` cleaned on its own (as [`clean_into`] would clean it,
+    /// empty ones included, and an empty one after a final line end), from `out`, the cleaning
+    /// of the whole `raw` that recorded these ends. `false` (and no call) when the ends are not
+    /// known.
+    pub fn each_line(&self, out: &str, mut f: impl FnMut(&str)) -> bool {
+        if !self.known {
+            return false;
+        }
+        let mut from = 0;
+        let len = usize::from(self.len);
+        for k in 0..=len {
+            let to = if k < len {
+                usize::from(self.at[k])
+            } else {
+                out.len()
+            };
+            let line = &out[from..to];
+            // After the first, a line's text follows the joining space (if any text before).
+            f(if k > 0 {
+                line.strip_prefix(' ').unwrap_or(line)
+            } else {
+                line
+            });
+            from = to;
+        }
+        true
+    }
+}
+
 /// Finds the bytes [`clean_cue`] must look at, skipping the ones it keeps in its run as they
 /// are: plain bytes, and single spaces followed by a plain byte. Markup bytes (`<`, `&`, `{`)
 /// are found with `memchr`, whitespace a word at a time (or, in regular text, line ends with
@@ -277,16 +356,83 @@ enum Tag<'a> {
     Timestamp,
 }
 
-/// `<i>`, `<b>`, `<u>` or their closing tags (any case) at `s[i] == b'<'`: the index just past
-/// them. The most common tags, read as [`tag`] reads them, without its general look.
+/// `<i>`, `<b>`, `<u>`, `<s>`, `<c>` or their closing tags (any case) at `s[i] == b'<'`: the
+/// index just past them. The most common tags, read as [`tag`] reads them, without its general
+/// look.
 #[inline]
 fn style_tag(s: &[u8], i: usize) -> Option<usize> {
-    let style = |c: u8| matches!(c | 0x20, b'i' | b'b' | b'u');
+    let style = |c: u8| matches!(c | 0x20, b'i' | b'b' | b'u' | b's' | b'c');
     match (s.get(i + 1), s.get(i + 2), s.get(i + 3)) {
         (Some(&c), Some(b'>'), _) if style(c) => Some(i + 3),
         (Some(b'/'), Some(&c), Some(b'>')) if style(c) => Some(i + 4),
         _ => None,
     }
+}
+
+/// [`KNOWN_TAGS`], each with its bytes as a little-endian `u32` (padded with zeros).
+const KNOWN_TAG_KEYS: [(u32, &str); KNOWN_TAGS.len()] = {
+    let mut keys = [(0u32, ""); KNOWN_TAGS.len()];
+    let mut t = 0;
+    while t < KNOWN_TAGS.len() {
+        let name = KNOWN_TAGS[t].as_bytes();
+        let mut b = [0u8; 4];
+        let mut k = 0;
+        while k < name.len() {
+            b[k] = name[k];
+            k += 1;
+        }
+        keys[t] = (u32::from_le_bytes(b), KNOWN_TAGS[t]);
+        t += 1;
+    }
+    keys
+};
+
+/// The entry of [`KNOWN_TAGS`] equal to `name` (ASCII letters) in any case.
+#[inline]
+fn known_tag(name: &[u8]) -> Option<&'static str> {
+    // Letters only: `| 0x20` lowercases them exactly; no letter is 0, so the padded key also
+    // tells the length.
+    let mut lower = [0u8; 4];
+    if name.len() > lower.len() {
+        return None;
+    }
+    for (l, &c) in lower.iter_mut().zip(name) {
+        *l = c | 0x20;
+    }
+    let key = u32::from_le_bytes(lower);
+    let found = KNOWN_TAG_KEYS
+        .iter()
+        .find(|&&(k, _)| k == key)
+        .map(|&(_, tag)| tag);
+    debug_assert_eq!(
+        found,
+        KNOWN_TAGS
+            .iter()
+            .find(|k| k.as_bytes().eq_ignore_ascii_case(name))
+            .copied()
+    );
+    found
+}
+
+/// The first index `>= k` of `>`, `<`, `\n` or `\r` in `s`, or `s.len()`.
+#[inline]
+fn find_tag_end(s: &[u8], mut k: usize) -> usize {
+    while k + 8 <= s.len() {
+        let w = input::word(s, k);
+        // The lowest flag of each term is exact, so the lowest of all is.
+        let m = input::zero_bytes(w ^ input::splat(b'>'))
+            | input::zero_bytes(w ^ input::splat(b'<'))
+            | input::zero_bytes(w ^ input::splat(b'\n'))
+            | input::zero_bytes(w ^ input::splat(b'\r'));
+        if m != 0 {
+            return k + (m.trailing_zeros() / 8) as usize;
+        }
+        k += 8;
+    }
+    while k < s.len() && !matches!(s[k], b'>' | b'<' | b'\n' | b'\r') {
+        k += 1;
+    }
+    k
 }
 
 /// The tag at `raw[i] == '<'`, and the index just past its `>`. `None` when the `<` is text.
@@ -310,22 +456,17 @@ fn tag(raw: &str, i: usize) -> Option<(Tag<'_>, usize)> {
         return None;
     }
     let name = &s[name_start..j];
-    let known = KNOWN_TAGS
-        .iter()
-        .find(|k| k.as_bytes().eq_ignore_ascii_case(name))?;
+    let known = known_tag(name)?;
     // The rest must be classes, attributes or an annotation on this line, then `>`.
     match s.get(j) {
         Some(b'>' | b'.' | b' ' | b'\t' | b'/') => {}
         _ => return None,
     }
-    let mut k = j;
-    while k < s.len() && s[k] != b'>' && s[k] != b'<' && s[k] != b'\n' && s[k] != b'\r' {
-        k += 1;
-    }
+    let k = find_tag_end(s, j);
     if s.get(k) != Some(&b'>') {
         return None;
     }
-    let voice = if *known == "v" && !closing {
+    let voice = if known == "v" && !closing {
         // Skip classes (`<v.loud Name>`), then the annotation is the rest.
         let mut a = j;
         while a < k && !matches!(s[a], b' ' | b'\t') {
@@ -350,14 +491,21 @@ fn tag(raw: &str, i: usize) -> Option<(Tag<'_>, usize)> {
 /// itself cleaned.
 pub(crate) fn clean_into(raw: &str, srt_codes: bool, out: &mut String) -> Option<String> {
     let mut voice = None;
-    let _ = clean_cue(raw, srt_codes, Hints::default(), out, &mut |v| {
-        let name = voice_name(v);
-        let found = !name.is_empty();
-        if found {
-            voice = Some(name.into_owned());
-        }
-        found
-    });
+    let _ = clean_cue(
+        raw,
+        srt_codes,
+        Hints::default(),
+        out,
+        &mut |v| {
+            let name = voice_name(v);
+            let found = !name.is_empty();
+            if found {
+                voice = Some(name.into_owned());
+            }
+            found
+        },
+        &mut (),
+    );
     voice
 }
 
@@ -382,12 +530,13 @@ pub(crate) fn voice_name(annotation: &str) -> std::borrow::Cow<'_, str> {
 /// annotations are handed to `voice` (raw, in order) until it returns true (a name found).
 /// Returns whether some `<` of `raw` is followed by a digit (a timestamp tag, or text such as
 /// `<3`): every `<` is looked at here anyway.
-pub(crate) fn clean_cue<'r>(
+pub(crate) fn clean_cue<'r, E: LineEnds>(
     raw: &'r str,
     srt_codes: bool,
     hints: Hints,
     out: &mut String,
     voice: &mut dyn FnMut(&'r str) -> bool,
+    ends: &mut E,
 ) -> bool {
     out.clear();
     let s = raw.as_bytes();
@@ -424,6 +573,10 @@ pub(crate) fn clean_cue<'r>(
         if is_space(b) {
             flush!(i);
             while i < s.len() && is_space(s[i]) {
+                if E::RECORDS && (s[i] == b'\n' || (s[i] == b'\r' && s.get(i + 1) != Some(&b'\n')))
+                {
+                    ends.line_end(out.len(), in_rt);
+                }
                 i += 1;
             }
             if !in_rt {
@@ -620,12 +773,13 @@ mod tests {
     #[test]
     fn style_tags_are_read_as_tags() {
         for t in [
-            "<i>", "</i>", "<B>", "</U>", "<i.x>", "<ib>", "</i", "<i", "</>", "<I >",
+            "<i>", "</i>", "<B>", "</U>", "<i.x>", "<ib>", "</i", "<i", "</>", "<I >", "<c>",
+            "</C>", "<s>", "</s>", "<c.x>", "<v>", "</v>",
         ] {
             let general = tag(t, 0).map(|(_, next)| next);
             let fast = style_tag(t.as_bytes(), 0);
             assert!(fast.is_none() || fast == general, "{t}");
-            if ["<i>", "</i>", "<B>", "</U>"].contains(&t) {
+            if ["<i>", "</i>", "<B>", "</U>", "<c>", "</C>", "<s>", "</s>"].contains(&t) {
                 assert_eq!(fast, general, "{t}");
             }
         }
@@ -656,10 +810,80 @@ mod tests {
                     regular,
                     ..Hints::default()
                 };
-                let got = clean_cue(&t, srt, hints, &mut out, &mut |_| false);
+                let got = clean_cue(&t, srt, hints, &mut out, &mut |_| false, &mut ());
                 assert_eq!(got, want, "{t:?}");
             }
         }
+    }
+
+    #[test]
+    fn cleaned_lines_cut_from_the_whole_are_the_lines_cleaned() {
+        let bits = [
+            "a",
+            "b c",
+            " ",
+            "  ",
+            "\t",
+            "\n",
+            "\r",
+            "\r\n",
+            "<i>",
+            "</i>",
+            "<rt>",
+            "</rt>",
+            "<ruby>",
+            "</ruby>",
+            "<br>",
+            "&nbsp;",
+            "&#32;",
+            "&amp;",
+            "{\\an8}",
+            "<v Bob>",
+            "<00:01.000>",
+            "<c.x>",
+            "é",
+            "<",
+            "&",
+        ];
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut cut = 0;
+        for _ in 0..20_000 {
+            let mut t = String::new();
+            for _ in 0..10 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                t.push_str(bits[(seed % bits.len() as u64) as usize]);
+            }
+            for srt in [true, false] {
+                let mut out = String::new();
+                let mut ends = OutLines::new();
+                clean_cue(
+                    &t,
+                    srt,
+                    Hints::default(),
+                    &mut out,
+                    &mut |_| false,
+                    &mut ends,
+                );
+                let mut got = Vec::new();
+                // Empty lines aside (a final line end gives one more here).
+                let keep = |l: &str| (!l.is_empty()).then(|| l.to_owned());
+                if ends.each_line(&out, |l| got.extend(keep(l))) {
+                    cut += 1;
+                    let want: Vec<String> = input::split_lines(&t)
+                        .into_iter()
+                        .filter_map(|l| keep(&clean(l, srt).1))
+                        .collect();
+                    assert_eq!(got, want, "{t:?}");
+                } else {
+                    let breaks = t.matches('\n').count() + t.matches('\r').count()
+                        - t.matches("\r\n").count();
+                    assert!(t.contains("<rt>") || breaks > 4, "{t:?}");
+                }
+            }
+        }
+        assert!(cut > 10_000, "{cut}");
     }
 
     #[test]
@@ -680,7 +904,14 @@ mod tests {
             "a &bogus; b",
         ] {
             let mut want = String::new();
-            clean_cue(a, false, Hints::default(), &mut want, &mut |_| false);
+            clean_cue(
+                a,
+                false,
+                Hints::default(),
+                &mut want,
+                &mut |_| false,
+                &mut (),
+            );
             assert_eq!(voice_name(a), want, "{a:?}");
         }
     }
