@@ -3,8 +3,8 @@
 //! minutes > 59, a missing cue number, a missing blank line, text going on after a blank line
 //! (kept, as cdown/srt does), cue numbers without a timing line (dropped), text outside cues
 //! (dropped). Byte order marks and CR, LF or CRLF line ends are fine in both modes.
-use crate::build::{self, Finish};
-use crate::cues::{BreakList, Cue, Drafter};
+use crate::build::Finish;
+use crate::cues::{BreakList, Breaks, Cue, Drafter};
 use crate::input::{self, Diag, Line, LineReader};
 use crate::model::{Format, Mode, ParseError, Transcript, WarningKind};
 use crate::time;
@@ -15,15 +15,13 @@ use crate::time;
 pub(crate) fn parse(text: &str, mode: Mode, mut diag: Diag) -> Result<Transcript, ParseError> {
     let mut drafter = Drafter::new(text, true, mode);
     read(text, &mut diag, &mut |cue| drafter.push(cue));
-    let drafts = drafter.finish(&mut diag);
-    build::finish(
+    drafter.finish(
         Finish {
             format: Format::Srt,
             mode,
             language: None,
             media_duration_ms: None,
         },
-        drafts,
         diag,
     )
 }
@@ -355,7 +353,7 @@ fn other_cues<'a>(
             text,
             timing_line: base + t,
             regular,
-            breaks: None,
+            breaks: Breaks::UNKNOWN,
         });
         i = j;
     }

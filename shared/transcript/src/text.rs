@@ -250,12 +250,8 @@ impl<'s> Skipper<'s> {
         let mut limit = self.markup;
         if self.regular {
             if self.line_end < i {
-                self.line_end = match &self.breaks {
-                    Some(at) => at
-                        .iter()
-                        .map(|&b| b as usize)
-                        .find(|&b| b >= i)
-                        .map_or(s.len(), |b| b.min(s.len())),
+                self.line_end = match self.breaks.next_from(i, s.len()) {
+                    Some(at) => at,
                     None => memchr::memchr2(b'\n', b'\r', &s[i..]).map_or(s.len(), |k| i + k),
                 };
             }
@@ -349,7 +345,8 @@ fn entity(s: &[u8], i: usize) -> Option<(char, usize)> {
 enum Tag<'a> {
     /// A known tag; `voice` is the annotation of `<v …>`.
     Known {
-        name: &'a str,
+        /// The name's [`tag_key`].
+        name: u32,
         closing: bool,
         voice: Option<&'a str>,
     },
@@ -369,47 +366,55 @@ fn style_tag(s: &[u8], i: usize) -> Option<usize> {
     }
 }
 
-/// [`KNOWN_TAGS`], each with its bytes as a little-endian `u32` (padded with zeros).
-const KNOWN_TAG_KEYS: [(u32, &str); KNOWN_TAGS.len()] = {
-    let mut keys = [(0u32, ""); KNOWN_TAGS.len()];
+/// A tag name's bytes as a little-endian `u32`, padded with zeros (names of at most four bytes).
+const fn tag_key(name: &str) -> u32 {
+    let name = name.as_bytes();
+    let mut b = [0u8; 4];
+    let mut k = 0;
+    while k < name.len() {
+        b[k] = name[k];
+        k += 1;
+    }
+    u32::from_le_bytes(b)
+}
+
+/// The keys ([`tag_key`]) of [`KNOWN_TAGS`].
+const KNOWN_TAG_KEYS: [u32; KNOWN_TAGS.len()] = {
+    let mut keys = [0u32; KNOWN_TAGS.len()];
     let mut t = 0;
     while t < KNOWN_TAGS.len() {
-        let name = KNOWN_TAGS[t].as_bytes();
-        let mut b = [0u8; 4];
-        let mut k = 0;
-        while k < name.len() {
-            b[k] = name[k];
-            k += 1;
-        }
-        keys[t] = (u32::from_le_bytes(b), KNOWN_TAGS[t]);
+        keys[t] = tag_key(KNOWN_TAGS[t]);
         t += 1;
     }
     keys
 };
 
-/// The entry of [`KNOWN_TAGS`] equal to `name` (ASCII letters) in any case.
+const RT: u32 = tag_key("rt");
+const RUBY: u32 = tag_key("ruby");
+const BR: u32 = tag_key("br");
+const V: u32 = tag_key("v");
+
+/// The key ([`tag_key`]) of the entry of [`KNOWN_TAGS`] equal to `name` (ASCII letters) in any
+/// case. Compared as numbers, names need no byte comparison.
 #[inline]
-fn known_tag(name: &[u8]) -> Option<&'static str> {
+fn known_tag(name: &[u8]) -> Option<u32> {
     // Letters only: `| 0x20` lowercases them exactly; no letter is 0, so the padded key also
-    // tells the length.
-    let mut lower = [0u8; 4];
-    if name.len() > lower.len() {
+    // tells the length (and an empty name matches nothing).
+    if name.len() > 4 {
         return None;
     }
-    for (l, &c) in lower.iter_mut().zip(name) {
-        *l = c | 0x20;
-    }
-    let key = u32::from_le_bytes(lower);
-    let found = KNOWN_TAG_KEYS
+    // Shifted into a register (bytes stored one by one and read back as a `u32` would stall).
+    let key = name
         .iter()
-        .find(|&&(k, _)| k == key)
-        .map(|&(_, tag)| tag);
+        .enumerate()
+        .fold(0u32, |key, (k, &c)| key | u32::from(c | 0x20) << (8 * k));
+    let found = KNOWN_TAG_KEYS.contains(&key).then_some(key);
     debug_assert_eq!(
         found,
         KNOWN_TAGS
             .iter()
             .find(|k| k.as_bytes().eq_ignore_ascii_case(name))
-            .copied()
+            .map(|k| tag_key(k))
     );
     found
 }
@@ -452,21 +457,17 @@ fn tag(raw: &str, i: usize) -> Option<(Tag<'_>, usize)> {
     while j < s.len() && s[j].is_ascii_alphabetic() {
         j += 1;
     }
-    if j == name_start {
-        return None;
-    }
-    let name = &s[name_start..j];
-    let known = known_tag(name)?;
+    let known = known_tag(&s[name_start..j])?;
     // The rest must be classes, attributes or an annotation on this line, then `>`.
-    match s.get(j) {
-        Some(b'>' | b'.' | b' ' | b'\t' | b'/') => {}
+    let k = match s.get(j) {
+        Some(b'>') => j,
+        Some(b'.' | b' ' | b'\t' | b'/') => find_tag_end(s, j),
         _ => return None,
-    }
-    let k = find_tag_end(s, j);
+    };
     if s.get(k) != Some(&b'>') {
         return None;
     }
-    let voice = if known == "v" && !closing {
+    let voice = if known == V && !closing {
         // Skip classes (`<v.loud Name>`), then the annotation is the rest.
         let mut a = j;
         while a < k && !matches!(s[a], b' ' | b'\t') {
@@ -570,20 +571,8 @@ pub(crate) fn clean_cue<'r, E: LineEnds>(
             i = skipper.skip(i + 2);
             continue;
         }
-        if is_space(b) {
-            flush!(i);
-            while i < s.len() && is_space(s[i]) {
-                if E::RECORDS && (s[i] == b'\n' || (s[i] == b'\r' && s.get(i + 1) != Some(&b'\n')))
-                {
-                    ends.line_end(out.len(), in_rt);
-                }
-                i += 1;
-            }
-            if !in_rt {
-                pending_space = true;
-            }
-            run = i;
-        } else if b == b'<' {
+        // Compared in this order (not matched on the byte: a jump table on it mispredicts).
+        if b == b'<' {
             digit_after_lt |= s.get(i + 1).is_some_and(u8::is_ascii_digit);
             if let Some(next) = style_tag(s, i) {
                 flush!(i);
@@ -601,9 +590,9 @@ pub(crate) fn clean_cue<'r, E: LineEnds>(
                     } = t
                     {
                         match (name, closing) {
-                            ("rt", false) => in_rt = true,
-                            ("rt" | "ruby", true) => in_rt = false,
-                            ("br", _) => pending_space = true,
+                            (RT, false) => in_rt = true,
+                            (RT | RUBY, true) => in_rt = false,
+                            (BR, _) => pending_space = true,
                             _ => {}
                         }
                         if !voice_found && let Some(v) = v {
@@ -640,7 +629,7 @@ pub(crate) fn clean_cue<'r, E: LineEnds>(
                 }
                 None => i += 1,
             }
-        } else {
+        } else if b == b'{' {
             // `{\…}`: an ASS override code inside SRT text. `no_close_before` remembers where
             // a search for `}` already failed, so a line of `{\{\{\…` stays linear.
             let close = if s.get(i + 1) == Some(&b'\\') && i >= no_close_before {
@@ -670,6 +659,20 @@ pub(crate) fn clean_cue<'r, E: LineEnds>(
                 }
                 None => i += 1,
             }
+        } else {
+            // Whitespace: the other special bytes.
+            flush!(i);
+            while i < s.len() && is_space(s[i]) {
+                if E::RECORDS && (s[i] == b'\n' || (s[i] == b'\r' && s.get(i + 1) != Some(&b'\n')))
+                {
+                    ends.line_end(out.len(), in_rt);
+                }
+                i += 1;
+            }
+            if !in_rt {
+                pending_space = true;
+            }
+            run = i;
         }
     }
     if run < s.len() && !in_rt {
@@ -706,11 +709,21 @@ pub(crate) fn escape_vtt(out: &mut String, text: &str) {
 pub(crate) fn speaker_prefix(text: &str) -> Option<(&str, &str)> {
     let head = &text.as_bytes()[..text.len().min(41)];
     // A word at a time: most texts have no colon this early (a call to memchr costs more).
-    let mut i = 0;
-    while i + 8 <= head.len() && input::zero_bytes(input::word(head, i) ^ input::splat(b':')) == 0 {
-        i += 8;
-    }
-    let colon = i + head[i..].iter().position(|&b| b == b':')?;
+    // `zero_bytes` is exact on whether a word has a colon at all.
+    let colons = |i: usize| input::zero_bytes(input::word(head, i) ^ input::splat(b':'));
+    let colon = if head.len() == 41 {
+        // The usual length: five words and a byte, without a branch between them.
+        if (colons(0) | colons(8) | colons(16) | colons(24) | colons(32)) == 0 && head[40] != b':' {
+            return None;
+        }
+        head.iter().position(|&b| b == b':')?
+    } else {
+        let mut i = 0;
+        while i + 8 <= head.len() && colons(i) == 0 {
+            i += 8;
+        }
+        i + head[i..].iter().position(|&b| b == b':')?
+    };
     let name = text[..colon].trim();
     let rest = &text[colon + 1..];
     if !rest.starts_with([' ', '\t']) || rest.trim().is_empty() {

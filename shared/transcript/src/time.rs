@@ -112,6 +112,33 @@ pub(crate) fn w3c_timestamp(s: &[u8], pos: &mut usize) -> Option<u64> {
     hms(h, m, sec, frac)
 }
 
+/// `s.trim()`, looking at characters only when an end is not ASCII (cue settings usually
+/// start with a space and end with a letter or digit).
+fn trim(s: &str) -> &str {
+    let ascii_ws = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r');
+    let b = s.as_bytes();
+    let mut a = 0;
+    while a < b.len() && ascii_ws(b[a]) {
+        a += 1;
+    }
+    let mut e = b.len();
+    while e > a && ascii_ws(b[e - 1]) {
+        e -= 1;
+    }
+    // `a` and `e` are at ASCII bytes or the ends: char boundaries.
+    let t = &s[a..e];
+    let t = if b.get(a).is_some_and(|&c| c >= 0x80) {
+        t.trim_start()
+    } else {
+        t
+    };
+    if e > a && b[e - 1] >= 0x80 {
+        t.trim_end()
+    } else {
+        t
+    }
+}
+
 /// The cue timings of a W3C timing line: (start, end, settings).
 pub(crate) fn w3c_timing(line: &str) -> Option<(u64, u64, &str)> {
     let s = line.as_bytes();
@@ -125,7 +152,7 @@ pub(crate) fn w3c_timing(line: &str) -> Option<(u64, u64, &str)> {
     pos += 3;
     skip_ws(s, &mut pos);
     let end = w3c_timestamp(s, &mut pos)?;
-    Some((start, end, line[pos..].trim()))
+    Some((start, end, trim(&line[pos..])))
 }
 
 /// How a leniently read timestamp was written.
@@ -253,7 +280,7 @@ pub(crate) fn srt_timing(line: &str) -> Option<(u64, u64, &str)> {
         return None;
     }
     let (start, end) = srt_stamps(s.get(..29)?)?;
-    Some((start, end, line[29..].trim()))
+    Some((start, end, trim(&line[29..])))
 }
 
 /// The two stamps of [`srt_timing`] from the first 29 bytes of its line.
@@ -285,7 +312,7 @@ pub(crate) fn lenient_timing(line: &str) -> Option<LenientTiming<'_>> {
         return Some(LenientTiming {
             start,
             end,
-            settings: line[29..].trim(),
+            settings: trim(&line[29..]),
         });
     }
     let mut pos = 0;
@@ -304,7 +331,7 @@ pub(crate) fn lenient_timing(line: &str) -> Option<LenientTiming<'_>> {
     Some(LenientTiming {
         start,
         end,
-        settings: line[pos..].trim(),
+        settings: trim(&line[pos..]),
     })
 }
 
@@ -406,6 +433,26 @@ mod tests {
         assert_eq!(w3c("00:60.000"), None);
         assert_eq!(w3c("00:00:01,000"), None);
         assert_eq!(w3c("99999999999999999999:00:00.000"), None);
+    }
+
+    #[test]
+    fn trim_is_str_trim() {
+        let bits = [
+            " ", "\t", "\r", "\n", "\x0B", "\x0C", "\u{A0}", "\u{2028}", "\u{3000}", "\u{85}", "a",
+            "é", "%", "\x1F", "\u{200B}",
+        ];
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            let mut t = String::new();
+            for _ in 0..(seed % 7) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                t.push_str(bits[(seed % bits.len() as u64) as usize]);
+            }
+            seed = seed.wrapping_add(1);
+            assert_eq!(trim(&t), t.trim(), "{t:?}");
+        }
     }
 
     #[test]

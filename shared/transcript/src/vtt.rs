@@ -3,8 +3,8 @@
 //! Strict reads exactly the cues a browser would (region, style and settings are not kept).
 //! Lenient also reads: a file without the `WEBVTT` line; lines holding only spaces as blank
 //! lines (Netflix); timestamps outside the syntax (Teams' `0:0:0.570`, commas, minutes > 59).
-use crate::build::{self, Finish};
-use crate::cues::{BreakList, Cue, Drafter};
+use crate::build::Finish;
+use crate::cues::{BreakList, Breaks, Cue, Drafter};
 use crate::input::{self, Diag, Line, LineReader};
 use crate::model::{Format, Mode, ParseError, Transcript, WarningKind};
 use crate::time;
@@ -15,16 +15,14 @@ use crate::time;
 pub(crate) fn parse(text: &str, mode: Mode, mut diag: Diag) -> Result<Transcript, ParseError> {
     let mut drafter = Drafter::new(text, false, mode);
     read(text, mode, &mut diag, &mut |cue| drafter.push(cue))?;
-    let drafts = drafter.finish(&mut diag);
     let language = header_language(text);
-    build::finish(
+    drafter.finish(
         Finish {
             format: Format::Webvtt,
             mode,
             language,
             media_duration_ms: None,
         },
-        drafts,
         diag,
     )
 }
@@ -440,7 +438,7 @@ impl<'a> Parser<'a, '_> {
                 text,
                 timing_line: self.base + timing_line,
                 regular,
-                breaks: None,
+                breaks: Breaks::UNKNOWN,
             });
         }
         i
