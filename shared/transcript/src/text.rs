@@ -718,11 +718,17 @@ pub(crate) fn speaker_prefix(text: &str) -> Option<(&str, &str)> {
         }
         head.iter().position(|&b| b == b':')?
     } else {
+        // Shorter: the same, in as many words as fit, then the bytes after them.
         let mut i = 0;
-        while i + 8 <= head.len() && colons(i) == 0 {
+        let mut any = 0;
+        while i + 8 <= head.len() {
+            any |= colons(i);
             i += 8;
         }
-        i + head[i..].iter().position(|&b| b == b':')?
+        if any == 0 && !head[i..].contains(&b':') {
+            return None;
+        }
+        head.iter().position(|&b| b == b':')?
     };
     let name = text[..colon].trim();
     let rest = &text[colon + 1..];

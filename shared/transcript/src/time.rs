@@ -1,4 +1,5 @@
 //! Timestamps: the W3C WebVTT algorithm, a lenient reader for real-world files, and output.
+use crate::input;
 
 /// WebVTT whitespace inside a line: space, tab, form feed.
 fn is_ws(b: u8) -> bool {
@@ -112,33 +113,6 @@ pub(crate) fn w3c_timestamp(s: &[u8], pos: &mut usize) -> Option<u64> {
     hms(h, m, sec, frac)
 }
 
-/// `s.trim()`, looking at characters only when an end is not ASCII (cue settings usually
-/// start with a space and end with a letter or digit).
-fn trim(s: &str) -> &str {
-    let ascii_ws = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r');
-    let b = s.as_bytes();
-    let mut a = 0;
-    while a < b.len() && ascii_ws(b[a]) {
-        a += 1;
-    }
-    let mut e = b.len();
-    while e > a && ascii_ws(b[e - 1]) {
-        e -= 1;
-    }
-    // `a` and `e` are at ASCII bytes or the ends: char boundaries.
-    let t = &s[a..e];
-    let t = if b.get(a).is_some_and(|&c| c >= 0x80) {
-        t.trim_start()
-    } else {
-        t
-    };
-    if e > a && b[e - 1] >= 0x80 {
-        t.trim_end()
-    } else {
-        t
-    }
-}
-
 /// The cue timings of a W3C timing line: (start, end, settings).
 pub(crate) fn w3c_timing(line: &str) -> Option<(u64, u64, &str)> {
     let s = line.as_bytes();
@@ -152,7 +126,7 @@ pub(crate) fn w3c_timing(line: &str) -> Option<(u64, u64, &str)> {
     pos += 3;
     skip_ws(s, &mut pos);
     let end = w3c_timestamp(s, &mut pos)?;
-    Some((start, end, trim(&line[pos..])))
+    Some((start, end, input::trim(&line[pos..])))
 }
 
 /// How a leniently read timestamp was written.
@@ -280,7 +254,7 @@ pub(crate) fn srt_timing(line: &str) -> Option<(u64, u64, &str)> {
         return None;
     }
     let (start, end) = srt_stamps(s.get(..29)?)?;
-    Some((start, end, trim(&line[29..])))
+    Some((start, end, input::trim(&line[29..])))
 }
 
 /// The two stamps of [`srt_timing`] from the first 29 bytes of its line.
@@ -312,7 +286,7 @@ pub(crate) fn lenient_timing(line: &str) -> Option<LenientTiming<'_>> {
         return Some(LenientTiming {
             start,
             end,
-            settings: trim(&line[29..]),
+            settings: input::trim(&line[29..]),
         });
     }
     let mut pos = 0;
@@ -331,7 +305,7 @@ pub(crate) fn lenient_timing(line: &str) -> Option<LenientTiming<'_>> {
     Some(LenientTiming {
         start,
         end,
-        settings: trim(&line[pos..]),
+        settings: input::trim(&line[pos..]),
     })
 }
 
@@ -451,7 +425,7 @@ mod tests {
                 t.push_str(bits[(seed % bits.len() as u64) as usize]);
             }
             seed = seed.wrapping_add(1);
-            assert_eq!(trim(&t), t.trim(), "{t:?}");
+            assert_eq!(crate::input::trim(&t), t.trim(), "{t:?}");
         }
     }
 

@@ -38,11 +38,11 @@ fn header_language(text: &str) -> Option<String> {
         if end < b.len() {
             line = line.strip_suffix('\r').unwrap_or(line);
         }
-        if line.trim().is_empty() || has_arrow(line) {
+        if input::trim(line).is_empty() || has_arrow(line) {
             return None;
         }
         if let Some(l) = line.strip_prefix("Language:") {
-            return Some(l.trim().to_owned());
+            return Some(input::trim(l).to_owned());
         }
         start = end + 1;
     }
