@@ -28,57 +28,54 @@ pub(crate) struct Finish {
 
 /// The id of the segment at `index` (0-based): `s0001`…
 pub(crate) fn segment_id(index: usize) -> String {
-    let mut ids = Ids::starting_at(index);
-    ids.next_id()
+    let mut digits = [0u8; 20];
+    let mut len = 0;
+    let mut v = index + 1;
+    while v > 0 || len < 4 {
+        digits[len] = b'0' + (v % 10) as u8;
+        v /= 10;
+        len += 1;
+    }
+    let mut id = String::with_capacity(len + 1);
+    id.push('s');
+    id.extend(digits[..len].iter().rev().map(|&d| char::from(d)));
+    id
 }
 
-/// Segment ids in order, without a division per id: the digits are counted up in place.
-struct Ids {
-    /// `s` and the digits of the last id given (at least four).
-    buf: [u8; 24],
-    len: usize,
-}
-
-impl Ids {
-    /// The first [`Ids::next_id`] is the id of the segment at `index`.
-    fn starting_at(index: usize) -> Self {
-        let mut digits = [0u8; 20];
-        let mut len = 0;
-        let mut v = index;
-        while v > 0 || len < 4 {
-            digits[len] = b'0' + (v % 10) as u8;
-            v /= 10;
-            len += 1;
-        }
-        let mut buf = [0u8; 24];
-        buf[0] = b's';
-        for (k, &d) in digits[..len].iter().rev().enumerate() {
-            buf[1 + k] = d;
-        }
-        Ids { buf, len: len + 1 }
+/// The id after `prev` (the previous segment's id), without a division: a copy of it with its
+/// digits counted up in place (ASCII: pops and pushes of single bytes, no UTF-8 check).
+fn id_after(prev: &str) -> String {
+    // Most ids end in a digit below 9: all but the last byte copied, then that digit plus one.
+    if let Some((&last, head)) = prev.as_bytes().split_last()
+        && matches!(last, b'0'..=b'8')
+    {
+        let mut id = String::with_capacity(prev.len());
+        // `head` ends before an ASCII byte: a char boundary.
+        id.push_str(&prev[..head.len()]);
+        id.push(char::from(last + 1));
+        return id;
     }
-
-    fn next_id(&mut self) -> String {
-        let mut k = self.len - 1;
-        loop {
-            if self.buf[k] < b'9' {
-                self.buf[k] += 1;
-                break;
-            }
-            self.buf[k] = b'0';
-            if k == 1 {
-                // 9…9 + 1: one more digit.
-                self.buf[1] = b'1';
-                self.buf[self.len] = b'0';
-                self.len += 1;
-                break;
-            }
-            k -= 1;
-        }
-        std::str::from_utf8(&self.buf[..self.len])
-            .unwrap_or_default()
-            .to_owned()
+    // Room for one more digit (9…9 + 1) in the copy.
+    let mut id = String::with_capacity(prev.len() + 1);
+    id.push_str(prev);
+    let mut nines = 0;
+    while id.ends_with('9') {
+        id.pop();
+        nines += 1;
     }
+    match id.pop() {
+        Some(d @ '0'..='8') => id.push(char::from(d as u8 + 1)),
+        // Only the `s` before the nines.
+        Some(s) => {
+            id.push(s);
+            id.push('1');
+        }
+        None => {}
+    }
+    for _ in 0..nines {
+        id.push('0');
+    }
+    id
 }
 
 /// Speaker ids by name: a scan of the few speakers most files have (by pointer first: drafts
@@ -147,7 +144,6 @@ pub(crate) fn finish(
     if diag.notes.iter().any(|n| n.cue.is_some()) {
         segment_of = vec![None; drafts.len()];
     }
-    let mut ids = Ids::starting_at(0);
     let mut end_max = 0u64;
     let mut add = |i: usize, d: Draft| {
         if d.text.is_empty() {
@@ -164,7 +160,9 @@ pub(crate) fn finish(
             *slot = Some(segments.len());
         }
         segments.push(Segment {
-            id: ids.next_id(),
+            id: segments
+                .last()
+                .map_or_else(|| segment_id(0), |p: &Segment| id_after(&p.id)),
             start_ms: d.start_ms,
             end_ms: d.end_ms,
             speaker,
@@ -180,6 +178,19 @@ pub(crate) fn finish(
         }
     }
 
+    conclude(f, segments, speakers, end_max, &segment_of, diag)
+}
+
+/// The transcript from its segments, or the error strict mode or no segment gives.
+/// `segment_of`: which segment each draft became, for warnings about a draft.
+fn conclude(
+    f: Finish,
+    segments: Vec<Segment>,
+    speakers: SpeakerIds,
+    end_max: u64,
+    segment_of: &[Option<usize>],
+    mut diag: Diag,
+) -> Result<Transcript, ParseError> {
     diag.notes.sort_by_key(|n| n.line.unwrap_or(u32::MAX));
     if f.mode == Mode::Strict
         && let Some(n) = diag.notes.iter().find(|n| n.kind.is_repair())
@@ -226,6 +237,9 @@ fn repair(drafts: &mut [Draft], diag: &mut Diag) -> Vec<usize> {
     // none starts later), so the text stays where the source put its start.
     // next_later[p]: the first start after position p that is later than p's (starts are
     // sorted, so it is the start after p's run of equal starts).
+    if live.iter().all(|&i| drafts[i].end_ms >= drafts[i].start_ms) {
+        return live;
+    }
     let mut next_later: Vec<Option<u64>> = vec![None; live.len()];
     for p in (0..live.len().saturating_sub(1)).rev() {
         let (here, next) = (drafts[live[p]].start_ms, drafts[live[p + 1]].start_ms);
@@ -252,4 +266,17 @@ fn repair(drafts: &mut [Draft], diag: &mut Diag) -> Vec<usize> {
         }
     }
     live
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_count_up_like_formatting() {
+        for n in (0..120).chain(9_990..10_010).chain(99_990..100_010) {
+            assert_eq!(segment_id(n), format!("s{:04}", n + 1));
+            assert_eq!(id_after(&segment_id(n)), format!("s{:04}", n + 2));
+        }
+    }
 }

@@ -1,11 +1,11 @@
 //! Subtitle cues as written (SRT and WebVTT), before normalization, and their conversion to
 //! drafts: text cleaning, voices, Zoom's `Name:` prefixes and YouTube's rolling captions.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use crate::build::Draft;
+use crate::build::{self, Draft, Finish};
 use crate::input::{self, Diag};
-use crate::model::{Mode, ParseError, Warning, WarningKind};
+use crate::model::{Mode, ParseError, Transcript, Warning, WarningKind};
 use crate::text::{self, Hints};
 
 /// A cue borrowed from the decoded text.
@@ -26,21 +26,45 @@ pub(crate) struct Cue<'a> {
     pub breaks: Breaks,
 }
 
-/// The offsets of the line ends (`\n` or `\r`) inside a cue text, when there are at most four
-/// and the reader knew them all; unused entries are `u32::MAX`. `None`: unknown.
-pub(crate) type Breaks = Option<[u32; 4]>;
+/// The offsets of the line ends (`\n` or `\r`) inside a cue text, when there are at most four,
+/// all below `0xFFFF`, and the reader knew them all: four 16-bit lanes, first lowest, unused
+/// ones `0xFFFF`. `0` (which no list of increasing offsets gives): unknown. Packed in a register
+/// rather than an array, so that it is not stored a lane at a time and read back whole.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Breaks(pub u64);
+
+impl Breaks {
+    pub const UNKNOWN: Breaks = Breaks(0);
+
+    /// The first line end at or after `i`, or `len` when none is (or they are unknown).
+    #[inline]
+    pub fn next_from(self, i: usize, len: usize) -> Option<usize> {
+        if self == Breaks::UNKNOWN {
+            return None;
+        }
+        let mut lanes = self.0;
+        for _ in 0..4 {
+            let b = (lanes & 0xFFFF) as usize;
+            if b >= i {
+                return Some(b.min(len));
+            }
+            lanes >>= 16;
+        }
+        Some(len)
+    }
+}
 
 /// Collects [`Breaks`] while a reader goes through a cue's lines.
 pub(crate) struct BreakList {
-    at: [u32; 4],
-    len: usize,
+    at: u64,
+    len: u32,
     known: bool,
 }
 
 impl BreakList {
     pub fn new() -> Self {
         BreakList {
-            at: [u32::MAX; 4],
+            at: u64::MAX,
             len: 0,
             known: true,
         }
@@ -48,9 +72,10 @@ impl BreakList {
 
     /// A line end at `offset` in the text.
     pub fn push(&mut self, offset: usize) {
-        match u32::try_from(offset) {
-            Ok(o) if self.len < 4 && o < u32::MAX => {
-                self.at[self.len] = o;
+        match u16::try_from(offset) {
+            Ok(o) if self.len < 4 && o < u16::MAX => {
+                let shift = 16 * self.len;
+                self.at = (self.at & !(0xFFFF << shift)) | u64::from(o) << shift;
                 self.len += 1;
             }
             _ => self.known = false,
@@ -58,7 +83,11 @@ impl BreakList {
     }
 
     pub fn done(&self) -> Breaks {
-        self.known.then_some(self.at)
+        if self.known {
+            Breaks(self.at)
+        } else {
+            Breaks::UNKNOWN
+        }
     }
 }
 
@@ -140,9 +169,15 @@ pub(crate) struct Drafter<'a> {
     srt: bool,
     mode: Mode,
     drafts: Vec<Draft>,
-    /// The cue texts as written, for the rolling-caption pass (lenient mode only).
-    texts: Vec<&'a str>,
+    /// Where the lines of the cues from `ends_from` on end in their drafts' texts (lenient mode
+    /// only: from the first cue of a small file, from the cue after the first timestamp tag of
+    /// a large one): the rolling-caption pass then need not clean each of their lines again.
+    ends: Few<text::OutLines>,
+    ends_from: usize,
+    /// At most 64 KiB of text.
+    small: bool,
     voices: Voices<'a>,
+    /// Where a large file's cue texts with markup are cleaned (allocated at the first).
     scratch: String,
     any_voice: bool,
     any_timestamp_tag: bool,
@@ -153,6 +188,8 @@ pub(crate) struct Drafter<'a> {
 
 impl<'a> Drafter<'a> {
     pub fn new(whole: &'a str, srt: bool, mode: Mode) -> Self {
+        let small = whole.len() <= 64 * 1024;
+        let record = mode == Mode::Lenient && small;
         Drafter {
             whole,
             next_markup: 0,
@@ -160,7 +197,14 @@ impl<'a> Drafter<'a> {
             srt,
             mode,
             drafts: Vec::with_capacity(whole.len() / 64 + 1),
-            texts: Vec::new(),
+            // A small file's line ends are recorded from its first cue (cleaning its lines
+            // again would cost more); a large file's once a timestamp tag is seen.
+            ends: Few::new(
+                text::OutLines::new(),
+                if record { whole.len() / 64 + 1 } else { 0 },
+            ),
+            ends_from: if record { 0 } else { usize::MAX },
+            small,
             voices: Voices::default(),
             scratch: String::new(),
             any_voice: false,
@@ -172,28 +216,52 @@ impl<'a> Drafter<'a> {
 
     pub fn push(&mut self, cue: Cue<'a>) {
         let mut voice = None;
+        let first_markup = self.first_markup(cue.text);
         let hints = Hints {
             regular: cue.regular,
             breaks: cue.breaks,
-            first_markup: Some(self.first_markup(cue.text)),
+            first_markup: Some(first_markup),
         };
         let voices = &mut self.voices;
-        let digit_after_lt =
-            text::clean_cue(cue.text, self.srt, hints, &mut self.scratch, &mut |v| {
-                voice = voices.name(v);
-                voice.is_some()
-            });
-        // Cleaned in a reused buffer, then copied at its exact size (no slack to carry).
-        let buf = self.scratch.as_str().to_owned();
+        let mut voice_of = |v| {
+            voice = voices.name(v);
+            voice.is_some()
+        };
+        let raw = cue.text;
+        // Without markup the text only loses whitespace, and a small file's texts are small:
+        // cleaned straight into their own string (little slack). Otherwise a text may shrink a
+        // lot: cleaned in a reused buffer, then copied at its exact size.
+        let plain = self.small || first_markup >= raw.len();
+        let mut own = String::with_capacity(if plain { raw.len() } else { 0 });
+        let out = if plain {
+            &mut own
+        } else {
+            if self.scratch.capacity() == 0 {
+                self.scratch.reserve(self.whole.len().min(512));
+            }
+            &mut self.scratch
+        };
+        let digit_after_lt = if self.ends_from <= self.drafts.len() {
+            record_ends(raw, self.srt, hints, out, &mut voice_of, &mut self.ends)
+        } else {
+            text::clean_cue(raw, self.srt, hints, out, &mut voice_of, &mut ())
+        };
+        let buf = if plain {
+            own
+        } else {
+            self.scratch.as_str().to_owned()
+        };
         self.any_voice |= voice.is_some();
         if self.mode == Mode::Lenient {
             // Inline timestamp tags: `clean_cue` saw every `<`.
-            self.any_timestamp_tag |= digit_after_lt;
-            self.texts.push(cue.text);
+            if digit_after_lt && !self.any_timestamp_tag {
+                self.any_timestamp_tag = true;
+                self.ends_from = self.ends_from.min(self.drafts.len() + 1);
+            }
             // Counted now, while the text is in the cache (used unless lines are removed).
-            if !self.scratch.is_empty() {
+            if !buf.is_empty() {
                 self.with_text += 1;
-                self.prefixes += usize::from(text::speaker_prefix(&self.scratch).is_some());
+                self.prefixes += usize::from(text::speaker_prefix(&buf).is_some());
             }
         }
         self.drafts.push(Draft {
@@ -227,18 +295,84 @@ impl<'a> Drafter<'a> {
         (self.next_markup - from).min(text.len())
     }
 
-    pub fn finish(mut self, diag: &mut Diag) -> Vec<Draft> {
+    /// The transcript: in lenient mode after the rolling-caption pass and with Zoom-style
+    /// prefixes as speakers (see [`Drafter`]).
+    pub fn finish(mut self, f: Finish, mut diag: Diag) -> Result<Transcript, ParseError> {
         if self.mode == Mode::Lenient {
             if self.any_timestamp_tag {
-                dedupe_rolling(&self.texts, &mut self.drafts, self.srt, diag);
+                let ends = (self.ends_from, &self.ends);
+                dedupe_rolling(self.whole, ends, &mut self.drafts, self.srt, &mut diag);
             }
             if !self.any_voice {
                 let counts = (!self.any_timestamp_tag).then_some((self.with_text, self.prefixes));
                 speaker_prefixes(&mut self.drafts, counts);
             }
         }
-        self.drafts
+        build::finish(f, self.drafts, diag)
     }
+}
+
+/// A list kept in place for its first [`FEW_FIRST`] entries (a small file's cues need no
+/// allocation), the others in a vector.
+pub(crate) struct Few<T> {
+    first: [T; FEW_FIRST],
+    len: usize,
+    more: Vec<T>,
+    /// The vector's capacity when the first entry goes there.
+    hint: usize,
+}
+
+const FEW_FIRST: usize = 16;
+
+impl<T: Copy> Few<T> {
+    /// `fill` is never read (it stands for the entries not pushed yet).
+    pub fn new(fill: T, hint: usize) -> Self {
+        Few {
+            first: [fill; FEW_FIRST],
+            len: 0,
+            more: Vec::new(),
+            hint,
+        }
+    }
+
+    pub fn push(&mut self, v: T) {
+        if let Some(slot) = self.first.get_mut(self.len) {
+            *slot = v;
+        } else {
+            if self.more.capacity() == 0 {
+                self.more.reserve(self.hint.saturating_sub(FEW_FIRST));
+            }
+            self.more.push(v);
+        }
+        self.len += 1;
+    }
+
+    pub fn get(&self, k: usize) -> Option<T> {
+        if k >= self.len {
+            return None;
+        }
+        match k.checked_sub(FEW_FIRST) {
+            None => Some(self.first[k]),
+            Some(m) => self.more.get(m).copied(),
+        }
+    }
+}
+
+/// [`text::clean_cue`], with the line ends of `raw` in `out` added to `ends` (kept out of the
+/// usual path's code: large files only need it for rolling captions).
+#[inline(never)]
+fn record_ends<'r>(
+    raw: &'r str,
+    srt: bool,
+    hints: Hints,
+    out: &mut String,
+    voice: &mut dyn FnMut(&'r str) -> bool,
+    ends: &mut Few<text::OutLines>,
+) -> bool {
+    let mut lines = text::OutLines::new();
+    let digit_after_lt = text::clean_cue(raw, srt, hints, out, voice, &mut lines);
+    ends.push(lines);
+    digit_after_lt
 }
 
 /// The speaker names of voice annotations (`<v Name>`), each cleaned once and shared by the
@@ -307,22 +441,73 @@ fn speaker_prefixes(drafts: &mut [Draft], counts: Option<(usize, usize)>) {
     }
 }
 
+/// The texts of the cues of `whole` as written, in order: the cues a [`Drafter`] was given
+/// (the readers give the same cues each time; rolling captions are read in lenient mode).
+fn cue_texts(whole: &str, srt: bool) -> Vec<&str> {
+    let mut diag = Diag::default();
+    let cues = if srt {
+        crate::srt::cues(whole, &mut diag)
+    } else {
+        crate::vtt::cues(whole, Mode::Lenient, &mut diag).unwrap_or_default()
+    };
+    cues.into_iter().map(|c| c.text).collect()
+}
+
 /// YouTube's auto-captions roll: each cue repeats the previous cue's last line above the new
 /// words, and a 10 ms cue repeats the finished line. Lines equal to one of the previous cue's
 /// lines are removed from the top of each cue; a cue left with nothing is dropped.
-fn dedupe_rolling(texts: &[&str], drafts: &mut [Draft], srt: bool, diag: &mut Diag) {
-    let mut prev: std::collections::HashSet<String> = std::collections::HashSet::new();
+fn dedupe_rolling(
+    whole: &str,
+    (ends_from, ends): (usize, &Few<text::OutLines>),
+    drafts: &mut [Draft],
+    srt: bool,
+    diag: &mut Diag,
+) {
+    // The lines of the previous cue and of this one in one buffer (sized once), and a set of
+    // the previous cue's lines only when it has many (each line enters a set at most once).
+    let most = drafts.iter().map(|d| d.text.len()).max().unwrap_or(0);
+    let mut lines = RollingLines::with_capacity(most);
+    let mut prev_set: Option<HashSet<String>> = None;
+    let mut scratch = String::new();
     let mut removed_lines = 0usize;
-    for (text, draft) in texts.iter().zip(drafts.iter_mut()) {
-        let lines: Vec<String> = input::split_lines(text)
-            .into_iter()
-            .map(|l| text::clean(l, srt).1)
-            .filter(|l| !l.is_empty())
-            .collect();
-        let repeated = lines.iter().take_while(|l| prev.contains(*l)).count();
+    // The cues as written, read again only if some cue's line ends were not recorded (they
+    // are not kept for every cue of every file: this pass is rare).
+    let mut texts: Option<Vec<&str>> = None;
+    let drafts_len = drafts.len();
+    for (k, draft) in drafts.iter_mut().enumerate() {
+        // The lines cleaned one by one, or (the same) cut from the draft's cleaned text.
+        let known = k
+            .checked_sub(ends_from)
+            .and_then(|e| ends.get(e))
+            .is_some_and(|e| {
+                e.each_line(&draft.text, |l| {
+                    if !l.is_empty() {
+                        lines.push(l);
+                    }
+                })
+            });
+        if !known {
+            let texts = texts.get_or_insert_with(|| cue_texts(whole, srt));
+            debug_assert_eq!(texts.len(), drafts_len);
+            for_each_line(texts.get(k).copied().unwrap_or_default(), |l| {
+                text::clean_into(l, srt, &mut scratch);
+                if !scratch.is_empty() {
+                    lines.push(&scratch);
+                }
+            });
+        }
+        let count = lines.cur_len();
+        let repeated = match &prev_set {
+            None => (0..count)
+                .take_while(|&k| lines.prev_contains(lines.cur(k)))
+                .count(),
+            Some(set) => (0..count)
+                .take_while(|&k| set.contains(lines.cur(k)))
+                .count(),
+        };
         if repeated > 0 {
             removed_lines += repeated;
-            if repeated == lines.len() {
+            if repeated == count {
                 draft.dropped = true;
                 diag.warn(
                     WarningKind::DuplicateDropped,
@@ -330,18 +515,154 @@ fn dedupe_rolling(texts: &[&str], drafts: &mut [Draft], srt: bool, diag: &mut Di
                     "a rolling-caption cue that only repeats the previous one was dropped",
                 );
             } else {
-                draft.text = lines[repeated..].join(" ");
+                let mut joined = String::with_capacity(draft.text.len());
+                for k in repeated..count {
+                    if k > repeated {
+                        joined.push(' ');
+                    }
+                    joined.push_str(lines.cur(k));
+                }
+                draft.text = joined;
             }
         }
-        if !lines.is_empty() {
-            prev = lines.into_iter().collect();
+        if lines.next_cue() {
+            prev_set = (lines.prev_len() > RollingLines::SCAN).then(|| {
+                (0..lines.prev_len())
+                    .map(|k| lines.prev(k).to_owned())
+                    .collect()
+            });
         }
     }
     if removed_lines > 0 {
         diag.warn(
             WarningKind::DuplicateDropped,
             None,
-            format!("rolling captions: {removed_lines} repeated line(s) removed"),
+            rolling_message(removed_lines),
         );
+    }
+}
+
+/// `format!("rolling captions: {removed} repeated line(s) removed")`, without the formatting
+/// machinery (a tenth of a small file's parse).
+fn rolling_message(removed: usize) -> String {
+    const HEAD: &str = "rolling captions: ";
+    const TAIL: &str = " repeated line(s) removed";
+    let mut digits = [0u8; 20];
+    let mut k = digits.len();
+    let mut v = removed;
+    loop {
+        k -= 1;
+        digits[k] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let mut m = String::with_capacity(HEAD.len() + (digits.len() - k) + TAIL.len());
+    m.push_str(HEAD);
+    for &d in &digits[k..] {
+        m.push(char::from(d));
+    }
+    m.push_str(TAIL);
+    debug_assert_eq!(
+        m,
+        format!("rolling captions: {removed} repeated line(s) removed")
+    );
+    m
+}
+
+/// [`input::split_lines`] without the vector.
+fn for_each_line(s: &str, mut f: impl FnMut(&str)) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    while start < bytes.len() {
+        match memchr::memchr2(b'\n', b'\r', &bytes[start..]) {
+            Some(off) => {
+                let end = start + off;
+                f(&s[start..end]);
+                start = if bytes[end] == b'\r' && bytes.get(end + 1) == Some(&b'\n') {
+                    end + 2
+                } else {
+                    end + 1
+                };
+            }
+            None => {
+                f(&s[start..]);
+                break;
+            }
+        }
+    }
+}
+
+/// The cleaned, non-empty lines of the previous cue, then those of the current one, in one
+/// buffer.
+struct RollingLines {
+    buf: String,
+    /// Where each line ends in `buf`.
+    ends: Vec<usize>,
+    /// How many of the lines are the previous cue's.
+    prev: usize,
+}
+
+impl RollingLines {
+    /// Up to this many lines, a look-up scans them.
+    const SCAN: usize = 8;
+
+    fn with_capacity(bytes: usize) -> Self {
+        RollingLines {
+            buf: String::with_capacity(bytes.saturating_mul(2)),
+            ends: Vec::with_capacity(8),
+            prev: 0,
+        }
+    }
+
+    /// A line of the current cue.
+    fn push(&mut self, line: &str) {
+        self.buf.push_str(line);
+        self.ends.push(self.buf.len());
+    }
+
+    fn line(&self, k: usize) -> &str {
+        let from = if k == 0 { 0 } else { self.ends[k - 1] };
+        &self.buf[from..self.ends[k]]
+    }
+
+    fn prev_len(&self) -> usize {
+        self.prev
+    }
+
+    fn prev(&self, k: usize) -> &str {
+        self.line(k)
+    }
+
+    fn cur_len(&self) -> usize {
+        self.ends.len() - self.prev
+    }
+
+    fn cur(&self, k: usize) -> &str {
+        self.line(self.prev + k)
+    }
+
+    fn prev_contains(&self, line: &str) -> bool {
+        (0..self.prev).any(|k| self.line(k) == line)
+    }
+
+    /// The current cue's lines become the previous ones, if there are any (returns whether).
+    fn next_cue(&mut self) -> bool {
+        if self.cur_len() == 0 {
+            return false;
+        }
+        let cut = if self.prev == 0 {
+            0
+        } else {
+            self.ends[self.prev - 1]
+        };
+        self.buf.drain(..cut);
+        self.ends.drain(..self.prev);
+        for e in &mut self.ends {
+            *e -= cut;
+        }
+        self.prev = self.ends.len();
+        true
     }
 }

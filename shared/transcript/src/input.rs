@@ -215,6 +215,67 @@ fn find_line_mark(s: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Like [`bytes_below`], exact in every byte.
+#[inline(always)]
+fn below_exact(v: u64, n: u8) -> u64 {
+    // Seven-bit bytes plus `0x80 - n` carry into their high bit when they are at least `n`,
+    // and never into the next byte.
+    !(((v & !HI).wrapping_add(splat(0x80 - n))) | v) & HI
+}
+
+/// Like [`zero_bytes`], exact in every byte.
+#[inline(always)]
+fn zero_exact(v: u64) -> u64 {
+    !(((v & !HI).wrapping_add(!HI)) | v) & HI
+}
+
+/// The end, arrow and whitespace of the line from `start`, as [`LineReader::line_at`] finds
+/// them, for lines read into a table: a word with marks (bytes below `' '`, `>`) is gone
+/// through mark by mark without starting over at each (lines of tags have many `>`).
+fn scan_line(s: &[u8], start: usize) -> (usize, bool, bool) {
+    let mut arrow = false;
+    let mut whitespace = false;
+    // Whether the mark at `k` ends the line; notes the others.
+    let mut look = |k: usize| match s[k] {
+        b'\n' | b'\r' => true,
+        b'>' => {
+            arrow |= k >= start + 2 && &s[k - 2..k] == b"--";
+            false
+        }
+        b'\t' | b'\x0B' | b'\x0C' => {
+            whitespace = true;
+            false
+        }
+        _ => false,
+    };
+    let mut i = start;
+    let end = 'end: {
+        while i + 8 <= s.len() {
+            let w = word(s, i);
+            // Nonzero when the word has a mark (the lowest flag is exact).
+            if bytes_below(w, b' ') | zero_bytes(w ^ splat(b'>')) != 0 {
+                let mut m = below_exact(w, b' ') | zero_exact(w ^ splat(b'>'));
+                while m != 0 {
+                    let k = i + (m.trailing_zeros() / 8) as usize;
+                    if look(k) {
+                        break 'end k;
+                    }
+                    m &= m - 1;
+                }
+            }
+            i += 8;
+        }
+        while i < s.len() {
+            if (s[i] < b' ' || s[i] == b'>') && look(i) {
+                break 'end i;
+            }
+            i += 1;
+        }
+        s.len()
+    };
+    (end, arrow, whitespace)
+}
+
 /// Finds two spaces in a row. `memmem` gives up its SIMD prefilter for a needle made of the
 /// most common byte; the packed-pair searcher does not.
 struct DoubleSpace {
@@ -287,6 +348,19 @@ impl<'a> LineReader<'a> {
             }
             i = end + 1;
         };
+        self.line_to(start, end, arrow, whitespace)
+    }
+
+    /// [`LineReader::line_at`] once the line's end and marks are known.
+    #[inline(always)]
+    fn line_to(
+        &mut self,
+        start: usize,
+        end: usize,
+        arrow: bool,
+        whitespace: bool,
+    ) -> (Line<'a>, usize) {
+        let bytes = self.s.as_bytes();
         if self.next_double < start {
             self.next_double = self.double.find(bytes, start);
         }
@@ -313,12 +387,22 @@ impl<'a> LineReader<'a> {
 }
 
 /// [`split_lines`], each line marked as [`Line`] says.
+#[cfg(test)]
 pub(crate) fn split_marked(s: &str) -> Vec<Line<'_>> {
-    let mut lines = Vec::with_capacity(s.len() / 24 + 1);
-    let mut reader = LineReader::new(s);
-    let mut start = 0;
+    split_marked_from(&mut LineReader::new(s), 0)
+}
+
+/// [`split_marked`] of the reader's text from `from` (a line start), with a reader already
+/// set up, wherever it read last (the lines are those of `split_marked(&text[from..])`).
+pub(crate) fn split_marked_from<'a>(reader: &mut LineReader<'a>, from: usize) -> Vec<Line<'a>> {
+    let s = reader.text();
+    // The reader may have read past `from`: its next double space is looked for again.
+    reader.next_double = reader.double.find(s.as_bytes(), from);
+    let mut lines = Vec::with_capacity((s.len() - from) / 24 + 1);
+    let mut start = from;
     while start < s.len() {
-        let (line, next) = reader.line_at(start);
+        let (end, arrow, whitespace) = scan_line(s.as_bytes(), start);
+        let (line, next) = reader.line_to(start, end, arrow, whitespace);
         lines.push(line);
         start = next;
     }
@@ -333,6 +417,33 @@ pub(crate) fn next_line(b: &[u8], e: usize) -> Option<usize> {
         Some(b'\r') if b.get(e + 1) == Some(&b'\n') => Some(e + 2),
         Some(b'\r') => Some(e + 1),
         Some(_) => None,
+    }
+}
+
+/// `s.trim()`, looking at characters only when an end is not ASCII (cue settings and header
+/// lines usually start and end with ASCII).
+pub(crate) fn trim(s: &str) -> &str {
+    let ascii_ws = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r');
+    let b = s.as_bytes();
+    let mut a = 0;
+    while a < b.len() && ascii_ws(b[a]) {
+        a += 1;
+    }
+    let mut e = b.len();
+    while e > a && ascii_ws(b[e - 1]) {
+        e -= 1;
+    }
+    // `a` and `e` are at ASCII bytes or the ends: char boundaries.
+    let t = &s[a..e];
+    let t = if b.get(a).is_some_and(|&c| c >= 0x80) {
+        t.trim_start()
+    } else {
+        t
+    };
+    if e > a && b[e - 1] >= 0x80 {
+        t.trim_end()
+    } else {
+        t
     }
 }
 
@@ -412,9 +523,22 @@ mod tests {
                 bytes.push(alphabet[(r >> 33) as usize % alphabet.len()]);
             }
             let s = String::from_utf8_lossy(&bytes);
-            for l in split_marked(&s) {
+            let marked = split_marked(&s);
+            let texts: Vec<&str> = marked.iter().map(|l| l.text).collect();
+            assert_eq!(texts, split_lines(&s));
+            let mut reader = LineReader::new(&s);
+            let mut start = 0;
+            for l in marked {
                 let regular = !l.text.contains(['\t', '\x0B', '\x0C']) && !l.text.contains("  ");
                 assert_eq!(l.regular, regular, "{:?}", l.text);
+                assert_eq!(l.arrow, l.text.contains("-->"), "{:?}", l.text);
+                // The table's reading and the one line at a time agree.
+                let (one, next) = reader.line_at(start);
+                assert_eq!(
+                    (one.text, one.arrow, one.regular),
+                    (l.text, l.arrow, l.regular)
+                );
+                start = next;
             }
         }
     }

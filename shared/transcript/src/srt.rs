@@ -3,24 +3,25 @@
 //! minutes > 59, a missing cue number, a missing blank line, text going on after a blank line
 //! (kept, as cdown/srt does), cue numbers without a timing line (dropped), text outside cues
 //! (dropped). Byte order marks and CR, LF or CRLF line ends are fine in both modes.
-use crate::build::{self, Finish};
-use crate::cues::{BreakList, Cue, Drafter};
+use crate::build::Finish;
+use crate::cues::{BreakList, Breaks, Cue, Drafter};
 use crate::input::{self, Diag, Line, LineReader};
 use crate::model::{Format, Mode, ParseError, Transcript, WarningKind};
 use crate::time;
 
+// Not inlined into `parse_text`: the hot loops' code layout then does not move with the other
+// parsers' code (a few per cent on the large files).
+#[inline(never)]
 pub(crate) fn parse(text: &str, mode: Mode, mut diag: Diag) -> Result<Transcript, ParseError> {
     let mut drafter = Drafter::new(text, true, mode);
     read(text, &mut diag, &mut |cue| drafter.push(cue));
-    let drafts = drafter.finish(&mut diag);
-    build::finish(
+    drafter.finish(
         Finish {
             format: Format::Srt,
             mode,
             language: None,
             media_duration_ms: None,
         },
-        drafts,
         diag,
     )
 }
@@ -87,7 +88,7 @@ pub(crate) fn cues<'a>(text: &'a str, diag: &mut Diag) -> Vec<Cue<'a>> {
 fn read<'a>(text: &'a str, diag: &mut Diag, sink: &mut dyn FnMut(Cue<'a>)) {
     let (pos, base, count) = usual_cues(text, sink);
     if pos < text.len() {
-        other_cues(text, pos, base, count, sink, diag);
+        other_cues(&mut LineReader::new(text), pos, base, count, sink, diag);
     }
 }
 
@@ -202,14 +203,15 @@ fn usual_cues<'a>(text: &'a str, sink: &mut dyn FnMut(Cue<'a>)) -> (usize, usize
 /// The cues from byte `from` (a line start; `base` lines before it), line by line, with every
 /// repair lenient mode makes.
 fn other_cues<'a>(
-    text: &'a str,
+    r: &mut LineReader<'a>,
     from: usize,
     base: usize,
     mut count: usize,
     sink: &mut dyn FnMut(Cue<'a>),
     diag: &mut Diag,
 ) {
-    let lines = input::split_marked(&text[from..]);
+    let text = r.text();
+    let lines = input::split_marked_from(r, from);
     let l = Lines { lines: &lines };
     let n = lines.len();
     let line_no = |i: usize| input::line_no(base + i);
@@ -351,7 +353,7 @@ fn other_cues<'a>(
             text,
             timing_line: base + t,
             regular,
-            breaks: None,
+            breaks: Breaks::UNKNOWN,
         });
         i = j;
     }

@@ -124,6 +124,85 @@ pub(crate) struct Hints {
     pub first_markup: Option<usize>,
 }
 
+/// Where the lines of a text end in its cleaned output, so that the cleaned lines can be had
+/// without cleaning each line again: the output up to a line's end is the cleaned lines so far
+/// joined with single spaces (tags, entities and codes never span lines). Known for up to four
+/// line ends (LF, CR or CRLF) in the first 64 KiB of output, and only when none falls inside
+/// `<rt>` (whose text is dropped across lines).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OutLines {
+    /// Small, as one is kept per cue.
+    at: [u16; 4],
+    len: u8,
+    known: bool,
+}
+
+/// Told where the lines of a text end in its cleaned output ([`clean_cue`]).
+pub(crate) trait LineEnds {
+    /// Whether [`LineEnds::line_end`] does anything (when not, the calls are compiled out).
+    const RECORDS: bool;
+    /// A line of the raw text ends when the output is `at` bytes long.
+    fn line_end(&mut self, at: usize, in_rt: bool);
+}
+
+/// Nothing to record.
+impl LineEnds for () {
+    const RECORDS: bool = false;
+    fn line_end(&mut self, _: usize, _: bool) {}
+}
+
+impl LineEnds for OutLines {
+    const RECORDS: bool = true;
+    #[inline]
+    fn line_end(&mut self, at: usize, in_rt: bool) {
+        match u16::try_from(at) {
+            Ok(a) if self.known && !in_rt && usize::from(self.len) < self.at.len() => {
+                self.at[usize::from(self.len)] = a;
+                self.len += 1;
+            }
+            _ => self.known = false,
+        }
+    }
+}
+
+impl OutLines {
+    pub fn new() -> Self {
+        OutLines {
+            at: [0; 4],
+            len: 0,
+            known: true,
+        }
+    }
+
+    /// Calls `f` with each line of `raw` cleaned on its own (as [`clean_into`] would clean it,
+    /// empty ones included, and an empty one after a final line end), from `out`, the cleaning
+    /// of the whole `raw` that recorded these ends. `false` (and no call) when the ends are not
+    /// known.
+    pub fn each_line(&self, out: &str, mut f: impl FnMut(&str)) -> bool {
+        if !self.known {
+            return false;
+        }
+        let mut from = 0;
+        let len = usize::from(self.len);
+        for k in 0..=len {
+            let to = if k < len {
+                usize::from(self.at[k])
+            } else {
+                out.len()
+            };
+            let line = &out[from..to];
+            // After the first, a line's text follows the joining space (if any text before).
+            f(if k > 0 {
+                line.strip_prefix(' ').unwrap_or(line)
+            } else {
+                line
+            });
+            from = to;
+        }
+        true
+    }
+}
+
 /// Finds the bytes [`clean_cue`] must look at, skipping the ones it keeps in its run as they
 /// are: plain bytes, and single spaces followed by a plain byte. Markup bytes (`<`, `&`, `{`)
 /// are found with `memchr`, whitespace a word at a time (or, in regular text, line ends with
@@ -171,12 +250,8 @@ impl<'s> Skipper<'s> {
         let mut limit = self.markup;
         if self.regular {
             if self.line_end < i {
-                self.line_end = match &self.breaks {
-                    Some(at) => at
-                        .iter()
-                        .map(|&b| b as usize)
-                        .find(|&b| b >= i)
-                        .map_or(s.len(), |b| b.min(s.len())),
+                self.line_end = match self.breaks.next_from(i, s.len()) {
+                    Some(at) => at,
                     None => memchr::memchr2(b'\n', b'\r', &s[i..]).map_or(s.len(), |k| i + k),
                 };
             }
@@ -270,23 +345,99 @@ fn entity(s: &[u8], i: usize) -> Option<(char, usize)> {
 enum Tag<'a> {
     /// A known tag; `voice` is the annotation of `<v …>`.
     Known {
-        name: &'a str,
+        /// The name's [`tag_key`].
+        name: u32,
         closing: bool,
         voice: Option<&'a str>,
     },
     Timestamp,
 }
 
-/// `<i>`, `<b>`, `<u>` or their closing tags (any case) at `s[i] == b'<'`: the index just past
-/// them. The most common tags, read as [`tag`] reads them, without its general look.
+/// `<i>`, `<b>`, `<u>`, `<s>`, `<c>` or their closing tags (any case) at `s[i] == b'<'`: the
+/// index just past them. The most common tags, read as [`tag`] reads them, without its general
+/// look.
 #[inline]
 fn style_tag(s: &[u8], i: usize) -> Option<usize> {
-    let style = |c: u8| matches!(c | 0x20, b'i' | b'b' | b'u');
+    let style = |c: u8| matches!(c | 0x20, b'i' | b'b' | b'u' | b's' | b'c');
     match (s.get(i + 1), s.get(i + 2), s.get(i + 3)) {
         (Some(&c), Some(b'>'), _) if style(c) => Some(i + 3),
         (Some(b'/'), Some(&c), Some(b'>')) if style(c) => Some(i + 4),
         _ => None,
     }
+}
+
+/// A tag name's bytes as a little-endian `u32`, padded with zeros (names of at most four bytes).
+const fn tag_key(name: &str) -> u32 {
+    let name = name.as_bytes();
+    let mut b = [0u8; 4];
+    let mut k = 0;
+    while k < name.len() {
+        b[k] = name[k];
+        k += 1;
+    }
+    u32::from_le_bytes(b)
+}
+
+/// The keys ([`tag_key`]) of [`KNOWN_TAGS`].
+const KNOWN_TAG_KEYS: [u32; KNOWN_TAGS.len()] = {
+    let mut keys = [0u32; KNOWN_TAGS.len()];
+    let mut t = 0;
+    while t < KNOWN_TAGS.len() {
+        keys[t] = tag_key(KNOWN_TAGS[t]);
+        t += 1;
+    }
+    keys
+};
+
+const RT: u32 = tag_key("rt");
+const RUBY: u32 = tag_key("ruby");
+const BR: u32 = tag_key("br");
+const V: u32 = tag_key("v");
+
+/// The key ([`tag_key`]) of the entry of [`KNOWN_TAGS`] equal to `name` (ASCII letters) in any
+/// case. Compared as numbers, names need no byte comparison.
+#[inline]
+fn known_tag(name: &[u8]) -> Option<u32> {
+    // Letters only: `| 0x20` lowercases them exactly; no letter is 0, so the padded key also
+    // tells the length (and an empty name matches nothing).
+    if name.len() > 4 {
+        return None;
+    }
+    // Shifted into a register (bytes stored one by one and read back as a `u32` would stall).
+    let key = name
+        .iter()
+        .enumerate()
+        .fold(0u32, |key, (k, &c)| key | u32::from(c | 0x20) << (8 * k));
+    let found = KNOWN_TAG_KEYS.contains(&key).then_some(key);
+    debug_assert_eq!(
+        found,
+        KNOWN_TAGS
+            .iter()
+            .find(|k| k.as_bytes().eq_ignore_ascii_case(name))
+            .map(|k| tag_key(k))
+    );
+    found
+}
+
+/// The first index `>= k` of `>`, `<`, `\n` or `\r` in `s`, or `s.len()`.
+#[inline]
+fn find_tag_end(s: &[u8], mut k: usize) -> usize {
+    while k + 8 <= s.len() {
+        let w = input::word(s, k);
+        // The lowest flag of each term is exact, so the lowest of all is.
+        let m = input::zero_bytes(w ^ input::splat(b'>'))
+            | input::zero_bytes(w ^ input::splat(b'<'))
+            | input::zero_bytes(w ^ input::splat(b'\n'))
+            | input::zero_bytes(w ^ input::splat(b'\r'));
+        if m != 0 {
+            return k + (m.trailing_zeros() / 8) as usize;
+        }
+        k += 8;
+    }
+    while k < s.len() && !matches!(s[k], b'>' | b'<' | b'\n' | b'\r') {
+        k += 1;
+    }
+    k
 }
 
 /// The tag at `raw[i] == '<'`, and the index just past its `>`. `None` when the `<` is text.
@@ -306,26 +457,17 @@ fn tag(raw: &str, i: usize) -> Option<(Tag<'_>, usize)> {
     while j < s.len() && s[j].is_ascii_alphabetic() {
         j += 1;
     }
-    if j == name_start {
-        return None;
-    }
-    let name = &s[name_start..j];
-    let known = KNOWN_TAGS
-        .iter()
-        .find(|k| k.as_bytes().eq_ignore_ascii_case(name))?;
+    let known = known_tag(&s[name_start..j])?;
     // The rest must be classes, attributes or an annotation on this line, then `>`.
-    match s.get(j) {
-        Some(b'>' | b'.' | b' ' | b'\t' | b'/') => {}
+    let k = match s.get(j) {
+        Some(b'>') => j,
+        Some(b'.' | b' ' | b'\t' | b'/') => find_tag_end(s, j),
         _ => return None,
-    }
-    let mut k = j;
-    while k < s.len() && s[k] != b'>' && s[k] != b'<' && s[k] != b'\n' && s[k] != b'\r' {
-        k += 1;
-    }
+    };
     if s.get(k) != Some(&b'>') {
         return None;
     }
-    let voice = if *known == "v" && !closing {
+    let voice = if known == V && !closing {
         // Skip classes (`<v.loud Name>`), then the annotation is the rest.
         let mut a = j;
         while a < k && !matches!(s[a], b' ' | b'\t') {
@@ -350,14 +492,21 @@ fn tag(raw: &str, i: usize) -> Option<(Tag<'_>, usize)> {
 /// itself cleaned.
 pub(crate) fn clean_into(raw: &str, srt_codes: bool, out: &mut String) -> Option<String> {
     let mut voice = None;
-    let _ = clean_cue(raw, srt_codes, Hints::default(), out, &mut |v| {
-        let name = voice_name(v);
-        let found = !name.is_empty();
-        if found {
-            voice = Some(name.into_owned());
-        }
-        found
-    });
+    let _ = clean_cue(
+        raw,
+        srt_codes,
+        Hints::default(),
+        out,
+        &mut |v| {
+            let name = voice_name(v);
+            let found = !name.is_empty();
+            if found {
+                voice = Some(name.into_owned());
+            }
+            found
+        },
+        &mut (),
+    );
     voice
 }
 
@@ -382,12 +531,13 @@ pub(crate) fn voice_name(annotation: &str) -> std::borrow::Cow<'_, str> {
 /// annotations are handed to `voice` (raw, in order) until it returns true (a name found).
 /// Returns whether some `<` of `raw` is followed by a digit (a timestamp tag, or text such as
 /// `<3`): every `<` is looked at here anyway.
-pub(crate) fn clean_cue<'r>(
+pub(crate) fn clean_cue<'r, E: LineEnds>(
     raw: &'r str,
     srt_codes: bool,
     hints: Hints,
     out: &mut String,
     voice: &mut dyn FnMut(&'r str) -> bool,
+    ends: &mut E,
 ) -> bool {
     out.clear();
     let s = raw.as_bytes();
@@ -421,16 +571,8 @@ pub(crate) fn clean_cue<'r>(
             i = skipper.skip(i + 2);
             continue;
         }
-        if is_space(b) {
-            flush!(i);
-            while i < s.len() && is_space(s[i]) {
-                i += 1;
-            }
-            if !in_rt {
-                pending_space = true;
-            }
-            run = i;
-        } else if b == b'<' {
+        // Compared in this order (not matched on the byte: a jump table on it mispredicts).
+        if b == b'<' {
             digit_after_lt |= s.get(i + 1).is_some_and(u8::is_ascii_digit);
             if let Some(next) = style_tag(s, i) {
                 flush!(i);
@@ -448,9 +590,9 @@ pub(crate) fn clean_cue<'r>(
                     } = t
                     {
                         match (name, closing) {
-                            ("rt", false) => in_rt = true,
-                            ("rt" | "ruby", true) => in_rt = false,
-                            ("br", _) => pending_space = true,
+                            (RT, false) => in_rt = true,
+                            (RT | RUBY, true) => in_rt = false,
+                            (BR, _) => pending_space = true,
                             _ => {}
                         }
                         if !voice_found && let Some(v) = v {
@@ -487,7 +629,7 @@ pub(crate) fn clean_cue<'r>(
                 }
                 None => i += 1,
             }
-        } else {
+        } else if b == b'{' {
             // `{\…}`: an ASS override code inside SRT text. `no_close_before` remembers where
             // a search for `}` already failed, so a line of `{\{\{\…` stays linear.
             let close = if s.get(i + 1) == Some(&b'\\') && i >= no_close_before {
@@ -517,6 +659,20 @@ pub(crate) fn clean_cue<'r>(
                 }
                 None => i += 1,
             }
+        } else {
+            // Whitespace: the other special bytes.
+            flush!(i);
+            while i < s.len() && is_space(s[i]) {
+                if E::RECORDS && (s[i] == b'\n' || (s[i] == b'\r' && s.get(i + 1) != Some(&b'\n')))
+                {
+                    ends.line_end(out.len(), in_rt);
+                }
+                i += 1;
+            }
+            if !in_rt {
+                pending_space = true;
+            }
+            run = i;
         }
     }
     if run < s.len() && !in_rt {
@@ -553,11 +709,27 @@ pub(crate) fn escape_vtt(out: &mut String, text: &str) {
 pub(crate) fn speaker_prefix(text: &str) -> Option<(&str, &str)> {
     let head = &text.as_bytes()[..text.len().min(41)];
     // A word at a time: most texts have no colon this early (a call to memchr costs more).
-    let mut i = 0;
-    while i + 8 <= head.len() && input::zero_bytes(input::word(head, i) ^ input::splat(b':')) == 0 {
-        i += 8;
-    }
-    let colon = i + head[i..].iter().position(|&b| b == b':')?;
+    // `zero_bytes` is exact on whether a word has a colon at all.
+    let colons = |i: usize| input::zero_bytes(input::word(head, i) ^ input::splat(b':'));
+    let colon = if head.len() == 41 {
+        // The usual length: five words and a byte, without a branch between them.
+        if (colons(0) | colons(8) | colons(16) | colons(24) | colons(32)) == 0 && head[40] != b':' {
+            return None;
+        }
+        head.iter().position(|&b| b == b':')?
+    } else {
+        // Shorter: the same, in as many words as fit, then the bytes after them.
+        let mut i = 0;
+        let mut any = 0;
+        while i + 8 <= head.len() {
+            any |= colons(i);
+            i += 8;
+        }
+        if any == 0 && !head[i..].contains(&b':') {
+            return None;
+        }
+        head.iter().position(|&b| b == b':')?
+    };
     let name = text[..colon].trim();
     let rest = &text[colon + 1..];
     if !rest.starts_with([' ', '\t']) || rest.trim().is_empty() {
@@ -620,12 +792,13 @@ mod tests {
     #[test]
     fn style_tags_are_read_as_tags() {
         for t in [
-            "<i>", "</i>", "<B>", "</U>", "<i.x>", "<ib>", "</i", "<i", "</>", "<I >",
+            "<i>", "</i>", "<B>", "</U>", "<i.x>", "<ib>", "</i", "<i", "</>", "<I >", "<c>",
+            "</C>", "<s>", "</s>", "<c.x>", "<v>", "</v>",
         ] {
             let general = tag(t, 0).map(|(_, next)| next);
             let fast = style_tag(t.as_bytes(), 0);
             assert!(fast.is_none() || fast == general, "{t}");
-            if ["<i>", "</i>", "<B>", "</U>"].contains(&t) {
+            if ["<i>", "</i>", "<B>", "</U>", "<c>", "</C>", "<s>", "</s>"].contains(&t) {
                 assert_eq!(fast, general, "{t}");
             }
         }
@@ -656,10 +829,80 @@ mod tests {
                     regular,
                     ..Hints::default()
                 };
-                let got = clean_cue(&t, srt, hints, &mut out, &mut |_| false);
+                let got = clean_cue(&t, srt, hints, &mut out, &mut |_| false, &mut ());
                 assert_eq!(got, want, "{t:?}");
             }
         }
+    }
+
+    #[test]
+    fn cleaned_lines_cut_from_the_whole_are_the_lines_cleaned() {
+        let bits = [
+            "a",
+            "b c",
+            " ",
+            "  ",
+            "\t",
+            "\n",
+            "\r",
+            "\r\n",
+            "<i>",
+            "</i>",
+            "<rt>",
+            "</rt>",
+            "<ruby>",
+            "</ruby>",
+            "<br>",
+            "&nbsp;",
+            "&#32;",
+            "&amp;",
+            "{\\an8}",
+            "<v Bob>",
+            "<00:01.000>",
+            "<c.x>",
+            "é",
+            "<",
+            "&",
+        ];
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut cut = 0;
+        for _ in 0..20_000 {
+            let mut t = String::new();
+            for _ in 0..10 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                t.push_str(bits[(seed % bits.len() as u64) as usize]);
+            }
+            for srt in [true, false] {
+                let mut out = String::new();
+                let mut ends = OutLines::new();
+                clean_cue(
+                    &t,
+                    srt,
+                    Hints::default(),
+                    &mut out,
+                    &mut |_| false,
+                    &mut ends,
+                );
+                let mut got = Vec::new();
+                // Empty lines aside (a final line end gives one more here).
+                let keep = |l: &str| (!l.is_empty()).then(|| l.to_owned());
+                if ends.each_line(&out, |l| got.extend(keep(l))) {
+                    cut += 1;
+                    let want: Vec<String> = input::split_lines(&t)
+                        .into_iter()
+                        .filter_map(|l| keep(&clean(l, srt).1))
+                        .collect();
+                    assert_eq!(got, want, "{t:?}");
+                } else {
+                    let breaks = t.matches('\n').count() + t.matches('\r').count()
+                        - t.matches("\r\n").count();
+                    assert!(t.contains("<rt>") || breaks > 4, "{t:?}");
+                }
+            }
+        }
+        assert!(cut > 10_000, "{cut}");
     }
 
     #[test]
@@ -680,7 +923,14 @@ mod tests {
             "a &bogus; b",
         ] {
             let mut want = String::new();
-            clean_cue(a, false, Hints::default(), &mut want, &mut |_| false);
+            clean_cue(
+                a,
+                false,
+                Hints::default(),
+                &mut want,
+                &mut |_| false,
+                &mut (),
+            );
             assert_eq!(voice_name(a), want, "{a:?}");
         }
     }

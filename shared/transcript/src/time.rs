@@ -1,4 +1,5 @@
 //! Timestamps: the W3C WebVTT algorithm, a lenient reader for real-world files, and output.
+use crate::input;
 
 /// WebVTT whitespace inside a line: space, tab, form feed.
 fn is_ws(b: u8) -> bool {
@@ -125,7 +126,7 @@ pub(crate) fn w3c_timing(line: &str) -> Option<(u64, u64, &str)> {
     pos += 3;
     skip_ws(s, &mut pos);
     let end = w3c_timestamp(s, &mut pos)?;
-    Some((start, end, line[pos..].trim()))
+    Some((start, end, input::trim(&line[pos..])))
 }
 
 /// How a leniently read timestamp was written.
@@ -253,7 +254,7 @@ pub(crate) fn srt_timing(line: &str) -> Option<(u64, u64, &str)> {
         return None;
     }
     let (start, end) = srt_stamps(s.get(..29)?)?;
-    Some((start, end, line[29..].trim()))
+    Some((start, end, input::trim(&line[29..])))
 }
 
 /// The two stamps of [`srt_timing`] from the first 29 bytes of its line.
@@ -285,7 +286,7 @@ pub(crate) fn lenient_timing(line: &str) -> Option<LenientTiming<'_>> {
         return Some(LenientTiming {
             start,
             end,
-            settings: line[29..].trim(),
+            settings: input::trim(&line[29..]),
         });
     }
     let mut pos = 0;
@@ -304,7 +305,7 @@ pub(crate) fn lenient_timing(line: &str) -> Option<LenientTiming<'_>> {
     Some(LenientTiming {
         start,
         end,
-        settings: line[pos..].trim(),
+        settings: input::trim(&line[pos..]),
     })
 }
 
@@ -406,6 +407,26 @@ mod tests {
         assert_eq!(w3c("00:60.000"), None);
         assert_eq!(w3c("00:00:01,000"), None);
         assert_eq!(w3c("99999999999999999999:00:00.000"), None);
+    }
+
+    #[test]
+    fn trim_is_str_trim() {
+        let bits = [
+            " ", "\t", "\r", "\n", "\x0B", "\x0C", "\u{A0}", "\u{2028}", "\u{3000}", "\u{85}", "a",
+            "é", "%", "\x1F", "\u{200B}",
+        ];
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            let mut t = String::new();
+            for _ in 0..(seed % 7) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                t.push_str(bits[(seed % bits.len() as u64) as usize]);
+            }
+            seed = seed.wrapping_add(1);
+            assert_eq!(crate::input::trim(&t), t.trim(), "{t:?}");
+        }
     }
 
     #[test]

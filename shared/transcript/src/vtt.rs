@@ -3,36 +3,56 @@
 //! Strict reads exactly the cues a browser would (region, style and settings are not kept).
 //! Lenient also reads: a file without the `WEBVTT` line; lines holding only spaces as blank
 //! lines (Netflix); timestamps outside the syntax (Teams' `0:0:0.570`, commas, minutes > 59).
-use crate::build::{self, Finish};
-use crate::cues::{BreakList, Cue, Drafter};
+use crate::build::Finish;
+use crate::cues::{BreakList, Breaks, Cue, Drafter};
 use crate::input::{self, Diag, Line, LineReader};
 use crate::model::{Format, Mode, ParseError, Transcript, WarningKind};
 use crate::time;
 
+// Not inlined into `parse_text`: the hot loops' code layout then does not move with the other
+// parsers' code (a few per cent on the large files).
+#[inline(never)]
 pub(crate) fn parse(text: &str, mode: Mode, mut diag: Diag) -> Result<Transcript, ParseError> {
     let mut drafter = Drafter::new(text, false, mode);
     read(text, mode, &mut diag, &mut |cue| drafter.push(cue))?;
-    let drafts = drafter.finish(&mut diag);
     let language = header_language(text);
-    build::finish(
+    drafter.finish(
         Finish {
             format: Format::Webvtt,
             mode,
             language,
             media_duration_ms: None,
         },
-        drafts,
         diag,
     )
 }
 
 /// `Language: en` in the header block (YouTube, webvtt-py's fixtures).
 fn header_language(text: &str) -> Option<String> {
-    text.lines()
-        .skip(1)
-        .take_while(|l| !l.trim().is_empty() && !l.contains("-->"))
-        .find_map(|l| l.strip_prefix("Language:"))
-        .map(|l| l.trim().to_owned())
+    // `text.lines().skip(1)`, by hand: one `memchr` per line.
+    let b = text.as_bytes();
+    let mut start = memchr::memchr(b'\n', b)? + 1;
+    while start < b.len() {
+        let end = memchr::memchr(b'\n', &b[start..]).map_or(b.len(), |k| start + k);
+        let mut line = &text[start..end];
+        if end < b.len() {
+            line = line.strip_suffix('\r').unwrap_or(line);
+        }
+        if input::trim(line).is_empty() || has_arrow(line) {
+            return None;
+        }
+        if let Some(l) = line.strip_prefix("Language:") {
+            return Some(input::trim(l).to_owned());
+        }
+        start = end + 1;
+    }
+    None
+}
+
+/// `line.contains("-->")`, without a substring searcher set up for each line.
+fn has_arrow(line: &str) -> bool {
+    let b = line.as_bytes();
+    memchr::memchr_iter(b'>', b).any(|k| k >= 2 && &b[k - 2..k] == b"--")
 }
 
 fn is_signature(line: &str) -> bool {
@@ -69,13 +89,13 @@ fn read<'a>(
     }
     let mut r = LineReader::new(text);
     let Some((pos, line)) = usual_header(&mut r) else {
-        return other_cues(text, 0, 0, true, mode, (sink, 0), diag);
+        return other_cues(&mut r, 0, 0, true, mode, (sink, 0), diag);
     };
     let (pos, line, count) = usual_blocks(&mut r, pos, line, sink);
     if pos >= text.len() {
         return Ok(());
     }
-    other_cues(text, pos, line, false, mode, (sink, count), diag)
+    other_cues(&mut r, pos, line, false, mode, (sink, count), diag)
 }
 
 /// WebVTT whitespace inside a line.
@@ -84,8 +104,8 @@ fn is_ws(b: u8) -> bool {
 }
 
 /// Where the blocks start after a usual header: the signature line, then an empty line or a
-/// header block (lines that neither hold `-->` nor start with whitespace) and an empty line
-/// or the end. Byte offset and 0-based line; `None` when the header is not usual.
+/// header block (lines that neither hold `-->` nor are only whitespace) and an empty line or
+/// the end. Byte offset and 0-based line; `None` when the header is not usual.
 fn usual_header(r: &mut LineReader<'_>) -> Option<(usize, usize)> {
     let b = r.text().as_bytes();
     let (first, mut p) = r.line_at(0);
@@ -97,11 +117,10 @@ fn usual_header(r: &mut LineReader<'_>) -> Option<(usize, usize)> {
         if let Some(next) = input::next_line(b, p) {
             return Some((next, ln + 1));
         }
-        if is_ws(b[p]) {
-            return None;
-        }
         let (l, next) = r.line_at(p);
-        if l.arrow {
+        // A line of only whitespace is blank in lenient mode (with a warning), text in strict
+        // mode; other lines starting with whitespace (a style sheet's ` }`) are header lines.
+        if l.arrow || (is_ws(b[p]) && l.text.bytes().all(is_ws)) {
             return None;
         }
         (p, ln) = (next, ln + 1);
@@ -216,7 +235,7 @@ fn usual_blocks<'a>(
 /// The cues from byte `from` (a line start; `base` lines before it), line by line, with the
 /// header first when `header`.
 fn other_cues<'a>(
-    text: &'a str,
+    r: &mut LineReader<'a>,
     from: usize,
     base: usize,
     header: bool,
@@ -224,7 +243,8 @@ fn other_cues<'a>(
     (sink, count): (&mut dyn FnMut(Cue<'a>), usize),
     diag: &mut Diag,
 ) -> Result<(), ParseError> {
-    let lines = input::split_marked(&text[from..]);
+    let text = r.text();
+    let lines = input::split_marked_from(r, from);
     let mut p = Parser {
         text,
         lines: &lines,
@@ -418,7 +438,7 @@ impl<'a> Parser<'a, '_> {
                 text,
                 timing_line: self.base + timing_line,
                 regular,
-                breaks: None,
+                breaks: Breaks::UNKNOWN,
             });
         }
         i
