@@ -32,8 +32,8 @@ use crate::generation::{self, OutputStatus};
 use crate::ids::{OutputId, PlaylistId, TeamId, TenantId, TranscriptId, UserId, parse_canonical};
 use crate::keys;
 use crate::records::{
-    Condition, Cursor, Index, Item, Key, MAX_PAGE, MAX_TRANSACTION_WRITES, Query, Records, SK,
-    Update, Write, from_item, query_all, to_item, to_value,
+    Condition, Index, Item, Key, MAX_PAGE, MAX_TRANSACTION_WRITES, Query, Records, SK, Update,
+    Write, from_item, query_all, to_item, to_value,
 };
 use crate::roles::Permission;
 
@@ -52,8 +52,6 @@ pub const MAX_METADATA_DEPTH: usize = 16;
 /// to the same playlist landed since its read, so up to this many changes at once all land;
 /// beyond, the caller gets a 409 `retry`.
 const ATTEMPTS: usize = 10;
-/// Index pages read at most per list call while filtering, before answering a short page.
-const MAX_FILTER_PAGES: usize = 10;
 
 /// A playlist item's id (v7, minted when the item is added).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -567,31 +565,9 @@ pub async fn list(
             && a.permissions_in(h.team.as_ref())
                 .contains(Permission::PlaylistsRead)
     };
-    let mut out = Vec::new();
-    let mut cursor = cursor;
-    for _ in 0..MAX_FILTER_PAGES {
-        let query = base.clone().after(cursor.take());
-        let page = records.query(query.clone()).await?;
-        let n = page.items.len();
-        for (i, item) in page.items.into_iter().enumerate() {
-            let h: Playlist = from_item(item.clone())?;
-            if keep(&h) {
-                out.push(summary(&h));
-            }
-            if out.len() == limit as usize {
-                let more = i + 1 < n || page.next_cursor.is_some();
-                let next = more
-                    .then(|| Cursor::after(&query, &item).map(|c| c.encode()))
-                    .transpose()?;
-                return Ok((out, next));
-            }
-        }
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => return Ok((out, None)),
-        }
-    }
-    Ok((out, cursor))
+    let (headers, next) =
+        crate::records::query_filtered_page(records, base, cursor, limit, keep).await?;
+    Ok((headers.iter().map(summary).collect(), next))
 }
 
 /// `GET /playlists/{id}`: the playlist and its items in order, from one Query.

@@ -677,7 +677,6 @@ pub trait Records: Send + Sync {
     async fn transact(&self, writes: Vec<Write>) -> Result<()>;
 }
 
-/// Serializes an entity into an item with its key.
 /// Every item a query matches, page after page (for partitions known to be small, and for
 /// reconciliation; request paths page with the caller's cursor instead).
 pub async fn query_all(records: &dyn Records, query: Query) -> Result<Vec<Item>> {
@@ -717,6 +716,48 @@ pub async fn query_page<T: for<'de> Deserialize<'de>>(
         .map(from_item)
         .collect::<Result<_>>()?;
     Ok((items, page.next_cursor))
+}
+
+/// Index pages read at most per filtered list call before answering a short page.
+pub const MAX_FILTER_PAGES: usize = 10;
+
+/// One page of the entities of `base` (a query with its limit) that `keep` accepts, starting
+/// after `cursor`, and the cursor of the next. Reads index pages until the page is full or the
+/// index ends, at most [`MAX_FILTER_PAGES`]; then it answers a short page whose cursor goes on
+/// from where the reading stopped. The cursor of a full page points just after its last item,
+/// and is absent when nothing follows.
+pub async fn query_filtered_page<T: for<'de> Deserialize<'de>>(
+    records: &dyn Records,
+    base: Query,
+    cursor: Option<String>,
+    limit: u32,
+    keep: impl Fn(&T) -> bool,
+) -> Result<(Vec<T>, Option<String>)> {
+    let mut out = Vec::new();
+    let mut cursor = cursor;
+    for _ in 0..MAX_FILTER_PAGES {
+        let query = base.clone().after(cursor.take());
+        let page = records.query(query.clone()).await?;
+        let n = page.items.len();
+        for (i, item) in page.items.into_iter().enumerate() {
+            let entity: T = from_item(item.clone())?;
+            if keep(&entity) {
+                out.push(entity);
+            }
+            if out.len() == limit as usize {
+                let more = i + 1 < n || page.next_cursor.is_some();
+                let next = more
+                    .then(|| Cursor::after(&query, &item).map(|c| c.encode()))
+                    .transpose()?;
+                return Ok((out, next));
+            }
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok((out, None)),
+        }
+    }
+    Ok((out, cursor))
 }
 
 /// One attribute's value, for an [`Update`].

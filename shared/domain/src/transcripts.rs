@@ -23,7 +23,7 @@ use crate::files::{FileKey, Files, Presigned, UploadPolicy};
 use crate::ids::{TeamId, TenantId, TranscriptId, UserId};
 use crate::keys;
 use crate::records::{
-    Condition, Cursor, Index, Item, Query, Records, Update, from_item, to_item, to_value,
+    Condition, Index, Item, Query, Records, Update, from_item, to_item, to_value,
 };
 use crate::roles::Permission;
 use crate::transcript_types;
@@ -474,9 +474,6 @@ pub struct ListFilter {
     pub status: Option<Status>,
 }
 
-/// Pages read per list call at most while filtering, before answering a short page.
-const MAX_FILTER_PAGES: usize = 10;
-
 /// The caller's transcripts, newest first, filtered by type and status, and to those the
 /// caller may read.
 pub async fn list(
@@ -499,31 +496,7 @@ pub async fn list(
             && a.permissions_in(tr.team.as_ref())
                 .contains(Permission::TranscriptsRead)
     };
-    let mut out = Vec::new();
-    let mut cursor = cursor;
-    for _ in 0..MAX_FILTER_PAGES {
-        let query = base.clone().after(cursor.take());
-        let page = records.query(query.clone()).await?;
-        let n = page.items.len();
-        for (i, item) in page.items.into_iter().enumerate() {
-            let tr: Transcript = from_item(item.clone())?;
-            if keep(&tr) {
-                out.push(tr);
-            }
-            if out.len() == limit as usize {
-                let more = i + 1 < n || page.next_cursor.is_some();
-                let next = more
-                    .then(|| Cursor::after(&query, &item).map(|c| c.encode()))
-                    .transpose()?;
-                return Ok((out, next));
-            }
-        }
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => return Ok((out, None)),
-        }
-    }
-    Ok((out, cursor))
+    crate::records::query_filtered_page(records, base, cursor, limit, keep).await
 }
 
 /// What `PATCH /transcripts/{id}` takes.

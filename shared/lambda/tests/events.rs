@@ -1,5 +1,7 @@
 //! API Gateway v2 events, as the Lambda runtime hands them over, through the same routers.
 
+mod common;
+
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -16,15 +18,7 @@ fn app(dir: &tempfile::TempDir) -> axum::Router {
 }
 
 fn state(store: &recap_embedded::EmbeddedStore) -> AppState {
-    AppState {
-        records: Arc::new(store.records()),
-        files: Arc::new(store.files("http://127.0.0.1:9")),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(SystemIds),
-        generate: Arc::new(store.queue(recap_embedded::QueueConfig::new("generate"))),
-        models: Arc::new(recap_domain::generation::NoProviders),
-        tokens: None,
-    }
+    common::state(store, Arc::new(SystemIds))
 }
 
 async fn call(app: &axum::Router, event: &str) -> (StatusCode, Value) {

@@ -2,6 +2,8 @@
 //! functions through `with_caller` and their group's router (as `serve_routes` runs them), the
 //! event functions through `recap_lambda::handlers` (as their `main.rs` runs them).
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -69,22 +71,8 @@ impl Env {
     async fn new(ids: &[&str]) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let store = recap_embedded::EmbeddedStore::open(dir.path()).unwrap();
-        let state = AppState {
-            records: Arc::new(store.records()),
-            // Like S3 here: writing a file announces nothing; the test delivers S3's event.
-            files: Arc::new(store.files("http://127.0.0.1:9")),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(FixtureIds::new(ids)),
-            generate: Arc::new(store.queue(recap_embedded::QueueConfig::new("generate"))),
-            models: Arc::new(recap_domain::generation::NoProviders),
-            tokens: None,
-        };
-        let records = state.records.as_ref();
-        recap_domain::transcript_types::seed(records).await.unwrap();
-        recap_domain::catalog::seed(records, &SystemClock)
-            .await
-            .unwrap();
-        recap_domain::billing::seed(records).await.unwrap();
+        // Like S3 here: writing a file announces nothing; the test delivers S3's event.
+        let state = common::seeded(&store, Arc::new(FixtureIds::new(ids))).await;
         Env { state, _dir: dir }
     }
 

@@ -4,6 +4,8 @@
 //! function has: the routes of a group that needs no files (or no queue) must never reach the
 //! unavailable one, which would answer a 500.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +13,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use recap_domain::access::Caller;
-use recap_domain::clock::{SystemClock, SystemIds};
+use recap_domain::clock::SystemIds;
 use recap_domain::files::Files;
 use recap_domain::generation;
 use recap_domain::ids::{TenantId, UserId};
@@ -47,21 +49,7 @@ impl Env {
     async fn new() -> Env {
         let dir = tempfile::tempdir().unwrap();
         let store = recap_embedded::EmbeddedStore::open(dir.path()).unwrap();
-        let full = AppState {
-            records: Arc::new(store.records()),
-            files: Arc::new(store.files("http://127.0.0.1:9")),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(SystemIds),
-            generate: Arc::new(store.queue(recap_embedded::QueueConfig::new("generate"))),
-            models: Arc::new(generation::NoProviders),
-            tokens: None,
-        };
-        let records = full.records.as_ref();
-        recap_domain::transcript_types::seed(records).await.unwrap();
-        recap_domain::catalog::seed(records, &SystemClock)
-            .await
-            .unwrap();
-        recap_domain::billing::seed(records).await.unwrap();
+        let full = common::seeded(&store, Arc::new(SystemIds)).await;
         Env { full, _dir: dir }
     }
 
