@@ -43,9 +43,9 @@ impl BuildError {
 
 /// The HTTP client the provider clients share (a cheap handle: clones share one pool).
 ///
-/// Building one loads the system's root certificates (rustls with aws-lc-rs, the provider the
-/// AWS SDK already links): milliseconds each time, so build it once per process and hand it to
-/// every provider client.
+/// Building one loads the system's root certificates (rustls over ring, the provider the AWS
+/// SDK's client already links): milliseconds each time, so build it once per process and hand
+/// it to every provider client.
 #[derive(Debug, Clone)]
 pub struct Http(reqwest::Client);
 
@@ -53,6 +53,9 @@ impl Http {
     /// `connect_timeout` bounds the TCP and TLS handshakes; each attempt as a whole is bounded
     /// by [`RetryPolicy::attempt_timeout`].
     pub fn new(connect_timeout: Duration) -> Result<Self, BuildError> {
+        // reqwest is built with `rustls-no-provider`: it uses the process's default provider,
+        // which is ring unless the embedding program installed another one first.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         reqwest::Client::builder()
             .user_agent(concat!("recap/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(connect_timeout)

@@ -133,30 +133,31 @@ impl TrustRoots {
     }
 }
 
-/// The SDK's own HTTPS client (hyper, rustls with aws-lc: what `default-https-client` builds)
-/// with these roots; `None` for the SDK's default (the platform's store).
+/// The SDK's own HTTPS client (hyper, rustls over ring) trusting `roots`. The SDK clients are
+/// built without `default-https-client`, so every client gets this one. `None` only if rustls
+/// refuses the trust store (it holds no usable root): the clients then have no HTTPS client
+/// and every AWS call fails with the SDK's "no HTTP client" error, which names the cause.
 fn https_client(
     roots: TrustRoots,
 ) -> Option<aws_smithy_runtime_api::client::http::SharedHttpClient> {
     use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
-    match roots {
-        TrustRoots::System => None,
-        TrustRoots::AmazonTrustServices => {
-            let store = TrustStore::empty()
-                .with_native_roots(false)
-                .with_pem_certificate(AMAZON_TRUST_SERVICES_PEM.as_bytes());
-            match TlsContext::builder().with_trust_store(store).build() {
-                Ok(context) => Some(
-                    aws_smithy_http_client::Builder::new()
-                        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-                        .tls_context(context)
-                        .build_https(),
-                ),
-                Err(e) => {
-                    tracing::error!(error = %e, "the TLS context was refused; using the platform's roots");
-                    None
-                }
-            }
+    let store = match roots {
+        // The platform's store, read when the client is built (what the SDK's default does).
+        TrustRoots::System => TrustStore::default(),
+        TrustRoots::AmazonTrustServices => TrustStore::empty()
+            .with_native_roots(false)
+            .with_pem_certificate(AMAZON_TRUST_SERVICES_PEM.as_bytes()),
+    };
+    match TlsContext::builder().with_trust_store(store).build() {
+        Ok(context) => Some(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                .tls_context(context)
+                .build_https(),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, ?roots, "the TLS context was refused; AWS calls will fail");
+            None
         }
     }
 }
@@ -242,7 +243,10 @@ mod tests {
             TrustRoots::parse(Some("bogus")),
             TrustRoots::AmazonTrustServices
         );
-        assert!(https_client(TrustRoots::System).is_none());
+        // Both build a client (the platform's store is read on the first connection), since the
+        // SDK clients have no default one to fall back to.
+        assert!(https_client(TrustRoots::System).is_some());
+        assert!(https_client(TrustRoots::AmazonTrustServices).is_some());
     }
 
     /// The SDK reads the roots (and would panic on a bad PEM) when a client is built.

@@ -767,13 +767,7 @@ fn prefix(t: &Normalized, segments: std::ops::RangeInclusive<usize>) -> String {
 }
 
 fn schema_errors(schema: &Value, value: &Value) -> Option<String> {
-    let validator = jsonschema::validator_for(schema).ok()?;
-    let errors: Vec<String> = validator
-        .iter_errors(value)
-        .take(5)
-        .map(|e| e.to_string())
-        .collect();
-    (!errors.is_empty()).then(|| errors.join("; "))
+    crate::json_schema::compile(schema).ok()?.problems(value)
 }
 
 /// The generate consumer's work for one message. `last_attempt`: the queue will not deliver it

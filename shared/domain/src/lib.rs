@@ -13,6 +13,7 @@ pub mod error;
 pub mod files;
 pub mod generation;
 pub mod ids;
+pub mod json_schema;
 pub mod keys;
 pub mod model_choice;
 pub mod models;

@@ -53,7 +53,7 @@ pub fn check_schema(schema: &Value) -> Result<()> {
             "must be a JSON Schema with \"type\": \"object\"",
         ));
     }
-    jsonschema::validator_for(schema)
+    crate::json_schema::compile(schema)
         .map(|_| ())
         .map_err(|e| Error::validation("extra_schema", format!("is not a valid JSON Schema: {e}")))
 }
