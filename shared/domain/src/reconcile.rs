@@ -73,7 +73,15 @@ pub async fn run(records: &dyn Records, clock: &dyn Clock) -> Result<Report> {
     let mut report = Report::default();
     let now = clock.now();
 
-    for sk in due(records, Index::Gsi2, keys::RESERVED_JOBS, now).await? {
+    // The three work lists are independent reads: one round trip's time instead of three.
+    let (reserved, subscriptions, balances) = futures::future::try_join3(
+        due(records, Index::Gsi2, keys::RESERVED_JOBS, now),
+        due(records, Index::Gsi1, keys::SUBSCRIPTIONS_DUE, now),
+        balances_by_tenant(records),
+    )
+    .await?;
+
+    for sk in reserved {
         let Some((t, job)) = tenant_and_id(&sk) else {
             continue;
         };
@@ -83,7 +91,7 @@ pub async fn run(records: &dyn Records, clock: &dyn Clock) -> Result<Report> {
         }
     }
 
-    for sk in due(records, Index::Gsi1, keys::SUBSCRIPTIONS_DUE, now).await? {
+    for sk in subscriptions {
         let Some((t, user)) = tenant_and_id(&sk) else {
             continue;
         };
@@ -101,7 +109,7 @@ pub async fn run(records: &dyn Records, clock: &dyn Clock) -> Result<Report> {
         }
     }
 
-    adjust_drift(records, now, &mut report).await?;
+    adjust_drift(records, balances, now, &mut report).await?;
     tracing::info!(?report, "reconciled");
     Ok(report)
 }
@@ -201,8 +209,8 @@ async fn roll_over(records: &dyn Records, s: &Subscription, report: &mut Report)
     }
 }
 
-/// Compares each balance's `used` with its ledger and corrects drift by an adjustment.
-async fn adjust_drift(records: &dyn Records, now: Timestamp, report: &mut Report) -> Result<()> {
+/// Every balance, by tenant (the balances index holds one item per user with credits).
+async fn balances_by_tenant(records: &dyn Records) -> Result<BTreeMap<TenantId, Vec<UserId>>> {
     let mut by_tenant: BTreeMap<TenantId, Vec<UserId>> = BTreeMap::new();
     let balances = Query::partition(keys::BALANCES)
         .on(Index::Gsi1)
@@ -218,6 +226,16 @@ async fn adjust_drift(records: &dyn Records, now: Timestamp, report: &mut Report
             by_tenant.entry(t).or_default().push(u);
         }
     }
+    Ok(by_tenant)
+}
+
+/// Compares each balance's `used` with its ledger and corrects drift by an adjustment.
+async fn adjust_drift(
+    records: &dyn Records,
+    by_tenant: BTreeMap<TenantId, Vec<UserId>>,
+    now: Timestamp,
+    report: &mut Report,
+) -> Result<()> {
     for (t, users) in by_tenant {
         // Balances first, then the ledger: a settlement in between shows as `used` having
         // moved, and the adjustment's condition on `used` then refuses to act on it.
