@@ -118,10 +118,7 @@ async fn a_vendor_json_call_becomes_four_outputs_in_a_folder_that_serve_shows_to
     let running = tokio::spawn(server.run(async {
         let _ = stopped.await;
     }));
-    // In a workspace build reqwest has rustls without a provider of its own (recap-ai's
-    // choice): install ring, as recap-ai does, before building a client.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::new();
+    let http = recap_contract::http_client();
     let list = get(&http, format!("{url}/transcripts"), &token).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
     assert_eq!(list["items"][0]["title"], "dg_speakers");

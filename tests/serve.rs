@@ -57,10 +57,7 @@ fn serve(data: &std::path::Path) -> Running {
 async fn serve_answers_health_and_problem_json_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = serve(dir.path());
-    // In a workspace build reqwest has rustls without a provider of its own (recap-ai's
-    // choice): install ring, as recap-ai does, before building a client.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::new();
+    let http = recap_contract::http_client();
 
     let res = http
         .get(format!("{}/health", app.url))
@@ -138,10 +135,7 @@ async fn an_upload_through_its_presigned_url_becomes_a_ready_transcript() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = serve(dir.path());
     let token = app.demo_token();
-    // In a workspace build reqwest has rustls without a provider of its own (recap-ai's
-    // choice): install ring, as recap-ai does, before building a client.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::new();
+    let http = recap_contract::http_client();
     let file = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/shared/transcript/tests/corpus/srt/monsters-win.srt"

@@ -115,10 +115,7 @@ pub async fn presigned_urls_over_http(b: &dyn Backend) {
     };
     let put = f.presign_put(&k, &policy).await.unwrap();
     assert_eq!(put.method, "PUT");
-    // In a workspace build reqwest has rustls without a provider of its own (recap-ai's
-    // choice): install ring, as recap-ai does, before building a client.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::new();
+    let http = crate::http_client();
     let mut req = http.put(&put.url).body(body.clone());
     for (h, v) in &put.headers {
         if !h.eq_ignore_ascii_case("host") {

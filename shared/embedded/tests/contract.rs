@@ -76,10 +76,7 @@ fn policy(len: usize) -> UploadPolicy {
 #[tokio::test]
 async fn presigned_urls_refuse_tampering_expiry_and_other_sizes() {
     let b = backend().await;
-    // In a workspace build reqwest has rustls without a provider of its own (recap-ai's
-    // choice): install ring, as recap-ai does, before building a client.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::new();
+    let http = recap_contract::http_client();
     let k = FileKey::parse("t/uploads/x.txt").unwrap();
     let put = b.files.presign_put(&k, &policy(5)).await.unwrap();
     let send = |url: String, body: &'static [u8], ct: &'static str| {
