@@ -142,7 +142,7 @@ fn https_client(
 ) -> Option<aws_smithy_runtime_api::client::http::SharedHttpClient> {
     use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
     let store = match roots {
-        // The platform's store, read when the client is built (what the SDK's default does).
+        // The platform's store (what the SDK's default trusts), read on the first connection.
         TrustRoots::System => TrustStore::default(),
         TrustRoots::AmazonTrustServices => TrustStore::empty()
             .with_native_roots(false)

@@ -70,7 +70,6 @@ macro_rules! contract_tests {
     };
 }
 
-/// Waits for a condition on a queue or store that settles in time, with a bound.
 /// A plain HTTP client for tests. In a workspace build reqwest has rustls with no crypto
 /// provider of its own (recap-ai's choice), and building a client without one panics: this
 /// installs ring, as `recap_ai::Http::new` does, first.
@@ -79,6 +78,7 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// Waits for a condition on a queue or store that settles in time, with a bound.
 pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
 where
     F: FnMut() -> Fut,

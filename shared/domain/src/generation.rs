@@ -766,10 +766,6 @@ fn prefix(t: &Normalized, segments: std::ops::RangeInclusive<usize>) -> String {
     out
 }
 
-fn schema_errors(schema: &Value, value: &Value) -> Option<String> {
-    crate::json_schema::compile(schema).ok()?.problems(value)
-}
-
 /// The generate consumer's work for one message. `last_attempt`: the queue will not deliver it
 /// again, so a transient failure fails the output (and releases its reservation) now.
 #[tracing::instrument(skip_all)]
@@ -1366,6 +1362,9 @@ async fn call_checked(
         )));
     };
     let instructions = request.instructions.clone();
+    // Compiled once for the answer and its repair. A schema that does not compile checks
+    // nothing (transcript types' extra schemas are refused when written if they do not).
+    let compiled = crate::json_schema::compile(schema).ok();
     let mut usage = Usage::default();
     for attempt in 0..2 {
         let answer = models.call(&request).await.map_err(|e| {
@@ -1382,7 +1381,7 @@ async fn call_checked(
                     Some(f) => f(v),
                     None => v,
                 };
-                match schema_errors(schema, &v) {
+                match compiled.as_ref().and_then(|c| c.problems(&v)) {
                     None => return Ok((v, usage)),
                     Some(errors) => errors,
                 }
