@@ -44,6 +44,16 @@ impl AwsConfig {
         if let Some(client) = https_client(TrustRoots::from_env()) {
             loader = loader.http_client(client);
         }
+        if env_credentials() {
+            // Lambda hands a function its role's credentials in these variables, and the
+            // default chain would take them first too; building that chain also builds its
+            // web-identity provider's STS client (endpoint partitions parsed, regexes
+            // compiled), which cost every cold start and was never used. Elsewhere (profiles,
+            // SSO, containers, instance metadata) the default chain stays.
+            loader = loader.credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            );
+        }
         let sdk = loader.load().await;
         let var = |k: &str| std::env::var(k).unwrap_or_default();
         AwsConfig {
@@ -69,6 +79,13 @@ impl AwsConfig {
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.sdk)
     }
+}
+
+/// Whether the environment holds an access key and its secret (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`), the first source the SDK's default credentials chain reads.
+fn env_credentials() -> bool {
+    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY")
 }
 
 #[cfg(feature = "s3")]

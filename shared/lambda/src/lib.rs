@@ -20,7 +20,7 @@ use recap_domain::access::Caller;
 use serde_json::{Map, Value};
 
 pub use lambda_http::Error;
-pub use ports::{Needs, Unavailable};
+pub use ports::{Needs, OnFirstUse, Unavailable};
 
 /// The caller named by the authorizer's claims, if any.
 pub fn caller_of(req: &Request) -> Option<Caller> {
@@ -78,7 +78,9 @@ where
 /// `recap_http::routes::teams()`, so that no other group's handlers are linked in), served
 /// until the runtime stops.
 ///
-/// A port the groups do not use is [`Unavailable`], and its client is not built. A port they
+/// A port the groups do not use is [`Unavailable`], and its client is not built. The S3 and
+/// SQS clients of the ports they use are built on the first call that needs them
+/// ([`OnFirstUse`]); DynamoDB's at start-up (nearly every request reads a record). A port they
 /// use whose client this build lacks (features `s3`, `sqs`) fails the start-up, with a message
 /// that says which feature the function's crate must enable.
 pub async fn serve_routes(routes: Vec<recap_http::routes::RouteSpec>) -> Result<(), Error> {
@@ -109,10 +111,10 @@ fn files(
     }
     #[cfg(feature = "s3")]
     {
-        Ok(std::sync::Arc::new(recap_aws::S3Files::new(
-            aws.s3(),
-            &aws.bucket,
-        )))
+        let aws = aws.clone();
+        Ok(std::sync::Arc::new(OnFirstUse::new(move || {
+            recap_aws::S3Files::new(aws.s3(), &aws.bucket)
+        })))
     }
     #[cfg(not(feature = "s3"))]
     {
@@ -130,10 +132,10 @@ fn queue(
     }
     #[cfg(feature = "sqs")]
     {
-        Ok(std::sync::Arc::new(recap_aws::SqsQueue::new(
-            aws.sqs(),
-            &aws.generate_queue_url,
-        )))
+        let aws = aws.clone();
+        Ok(std::sync::Arc::new(OnFirstUse::new(move || {
+            recap_aws::SqsQueue::new(aws.sqs(), &aws.generate_queue_url)
+        })))
     }
     #[cfg(not(feature = "sqs"))]
     {

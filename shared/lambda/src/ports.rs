@@ -125,6 +125,95 @@ impl Queue for Unavailable {
     }
 }
 
+/// A port built on its first call. An API function's S3 and SQS clients are built when a
+/// request first uses files or the queue, not at start-up: building an SDK client reads its
+/// crate's endpoint partitions (a JSON document and its regexes) and sets up its runtime, and
+/// most requests (listing, reading records, every 401) use neither. The first request that
+/// does pays for it once; later ones share the port.
+pub struct OnFirstUse<T> {
+    port: std::sync::OnceLock<T>,
+    make: Box<dyn Fn() -> T + Send + Sync>,
+}
+
+impl<T> OnFirstUse<T> {
+    pub fn new(make: impl Fn() -> T + Send + Sync + 'static) -> Self {
+        OnFirstUse {
+            port: std::sync::OnceLock::new(),
+            make: Box::new(make),
+        }
+    }
+
+    /// The port, built now if no call has built it yet.
+    pub fn port(&self) -> &T {
+        self.port.get_or_init(|| (self.make)())
+    }
+
+    /// Whether a call has built the port.
+    pub fn is_built(&self) -> bool {
+        self.port.get().is_some()
+    }
+}
+
+impl<T> std::fmt::Debug for OnFirstUse<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnFirstUse")
+            .field("built", &self.is_built())
+            .finish()
+    }
+}
+
+#[async_trait]
+impl<T: Files> Files for OnFirstUse<T> {
+    async fn put(&self, key: &FileKey, body: Vec<u8>, content_type: &str) -> Result<()> {
+        self.port().put(key, body, content_type).await
+    }
+    async fn get(&self, key: &FileKey) -> Result<Option<(Vec<u8>, FileMeta)>> {
+        self.port().get(key).await
+    }
+    async fn head(&self, key: &FileKey) -> Result<Option<FileMeta>> {
+        self.port().head(key).await
+    }
+    async fn delete(&self, key: &FileKey) -> Result<()> {
+        self.port().delete(key).await
+    }
+    async fn list(&self, prefix: &str, cursor: Option<String>, limit: u32) -> Result<FilePage> {
+        self.port().list(prefix, cursor, limit).await
+    }
+    async fn presign_put(&self, key: &FileKey, policy: &UploadPolicy) -> Result<Presigned> {
+        self.port().presign_put(key, policy).await
+    }
+    async fn presign_get(&self, key: &FileKey, expires_in: Duration) -> Result<Presigned> {
+        self.port().presign_get(key, expires_in).await
+    }
+}
+
+#[async_trait]
+impl<T: Queue> Queue for OnFirstUse<T> {
+    async fn send(&self, message: Message) -> Result<String> {
+        self.port().send(message).await
+    }
+    async fn send_batch(&self, messages: Vec<Message>) -> Result<Vec<String>> {
+        self.port().send_batch(messages).await
+    }
+    async fn receive(
+        &self,
+        max: u32,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Received>> {
+        self.port().receive(max, visibility, wait).await
+    }
+    async fn delete(&self, receipt: &str) -> Result<()> {
+        self.port().delete(receipt).await
+    }
+    async fn change_visibility(&self, receipt: &str, visibility: Duration) -> Result<()> {
+        self.port().change_visibility(receipt, visibility).await
+    }
+    fn deduplicates(&self) -> bool {
+        self.port().deduplicates()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,5 +260,28 @@ mod tests {
                 .contains("the generate queue (SQS) is not available"),
             "{e:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_port_on_first_use_is_built_by_the_first_call_and_only_once() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let built = Arc::new(AtomicUsize::new(0));
+        let counter = built.clone();
+        let files = OnFirstUse::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Unavailable::FILES
+        });
+        assert!(!files.is_built());
+        assert_eq!(built.load(Ordering::SeqCst), 0, "nothing is built up front");
+        let key = FileKey::parse("t/a").expect("a valid key");
+        for _ in 0..3 {
+            let err = Files::head(&files, &key)
+                .await
+                .expect_err("the inner port answers");
+            assert!(err.to_string().contains("files (S3)"), "{err}");
+        }
+        assert!(files.is_built());
+        assert_eq!(built.load(Ordering::SeqCst), 1, "built once, then shared");
     }
 }
