@@ -224,22 +224,28 @@ impl recap_domain::generation::ModelRegistry for KeysConfigured {
 
 /// The AWS adapters of a function that runs the generation use cases (generate, on-upload):
 /// DynamoDB (`RECAP_TABLE`), S3 (`RECAP_BUCKET`) and the generate queue
-/// (`RECAP_GENERATE_QUEUE_URL`), built once in `main`.
+/// (`RECAP_GENERATE_QUEUE_URL`), built once in `main`. Every event reads records and files, so
+/// those clients are built at start-up; the queue's on its first send ([`OnFirstUse`]): on-upload
+/// sends only for uploads that ask for outputs, generate only to chain map-reduce steps and
+/// fallbacks.
 #[cfg(all(feature = "s3", feature = "sqs"))]
 pub struct AwsPorts {
     pub records: recap_aws::DynamoRecords,
     pub files: recap_aws::S3Files,
-    pub queue: recap_aws::SqsQueue,
+    pub queue: OnFirstUse<recap_aws::SqsQueue>,
 }
 
 #[cfg(all(feature = "s3", feature = "sqs"))]
 impl AwsPorts {
     pub async fn from_env() -> Self {
         let aws = recap_aws::AwsConfig::from_env().await;
+        let sqs = aws.clone();
         AwsPorts {
             records: recap_aws::DynamoRecords::new(aws.dynamodb(), &aws.table),
             files: recap_aws::S3Files::new(aws.s3(), &aws.bucket),
-            queue: recap_aws::SqsQueue::new(aws.sqs(), &aws.generate_queue_url),
+            queue: OnFirstUse::new(move || {
+                recap_aws::SqsQueue::new(sqs.sqs(), &sqs.generate_queue_url)
+            }),
         }
     }
 
