@@ -48,8 +48,8 @@ impl AwsConfig {
             // Lambda hands a function its role's credentials in these variables, and the
             // default chain would take them first too; building that chain also builds its
             // web-identity provider's STS client (endpoint partitions parsed, regexes
-            // compiled), which cost every cold start and was never used. Elsewhere (profiles,
-            // SSO, containers, instance metadata) the default chain stays.
+            // compiled), which cost every cold start and was never used. Without them (profile
+            // files, web identity, containers, instance metadata) the default chain stays.
             loader = loader.credentials_provider(
                 aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
             );
