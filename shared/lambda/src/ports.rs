@@ -125,11 +125,11 @@ impl Queue for Unavailable {
     }
 }
 
-/// A port built on its first call. An API function's S3 and SQS clients are built when a
-/// request first uses files or the queue, not at start-up: building an SDK client reads its
-/// crate's endpoint partitions (a JSON document and its regexes) and sets up its runtime, and
-/// most requests (listing, reading records, every 401) use neither. The first request that
-/// does pays for it once; later ones share the port.
+/// A port built on its first call, for an SDK client that many invocations never use: building
+/// one reads its crate's endpoint partitions (a JSON document and its regexes) and sets up its
+/// runtime. API functions build S3 and SQS this way (listing, reading records and every 401
+/// need neither), on-upload and generate SQS (sent to only for uploads that ask for outputs
+/// and for map-reduce steps). The first call that needs it pays once; later ones share it.
 pub struct OnFirstUse<T> {
     port: std::sync::OnceLock<T>,
     make: Box<dyn Fn() -> T + Send + Sync>,
