@@ -2,6 +2,13 @@
 //! [`routes::table`] is an operation, with its path parameters, query parameters, request body,
 //! success answer (from its [`Doc`](routes::Doc)) and the problem+json errors it can answer.
 //! Served, without a token, at `GET /openapi.json` and, as a page that renders it, `GET /docs`.
+//!
+//! [`document`] and what builds it exist with the crate's `document` feature only (see
+//! [`routes::DOCUMENTED`]); the Lambda functions serve the generated file and leave it off.
+
+// Without `document` the generator's helpers and imports are unused: allowed there only, so
+// that the documented build (clippy's, the tests') still reports dead code.
+#![cfg_attr(not(feature = "document"), allow(dead_code, unused_imports))]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
@@ -56,6 +63,7 @@ async fn openapi_json() -> Response {
 /// writes it anew.
 pub const SERVED: &str = include_str!("../openapi.json");
 
+#[cfg(feature = "document")]
 /// The generated document as indented JSON: the contents of `shared/http/openapi.json`.
 pub fn pretty() -> String {
     let mut text = document()
@@ -89,6 +97,7 @@ async fn docs_page() -> Html<&'static str> {
     )
 }
 
+#[cfg(feature = "document")]
 /// The generated document as JSON, built once.
 pub fn json() -> &'static str {
     static JSON_DOC: OnceLock<String> = OnceLock::new();
@@ -385,6 +394,7 @@ fn open_flattened(schemas: &mut BTreeMap<String, RefOr<Schema>>) {
     }
 }
 
+#[cfg(feature = "document")]
 /// The description of every route.
 pub fn document() -> OpenApi {
     let mut components = Vec::new();

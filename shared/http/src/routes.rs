@@ -122,7 +122,14 @@ pub struct Doc {
     pub errors: &'static [StatusCode],
 }
 
-/// Builders of a route's [`Doc`], chained onto its table entry.
+/// Whether route tables carry their [`Doc`]s: with recap-http's `document` feature (the local
+/// stack, the tests, anything that builds the API description). Without it (the Lambda
+/// functions, which serve the generated file) the builders below leave `doc` empty, so that
+/// no schema code is linked into a function that never describes the API.
+pub const DOCUMENTED: bool = cfg!(feature = "document");
+
+/// Builders of a route's [`Doc`], chained onto its table entry (a no-op without
+/// [`DOCUMENTED`]).
 impl RouteSpec {
     /// Answers 200 with a `T`.
     pub fn ok<T: ToSchema>(self, summary: &'static str) -> Self {
@@ -147,23 +154,31 @@ impl RouteSpec {
         body: Option<SchemaFn>,
         summary: &'static str,
     ) -> Self {
-        self.doc.summary = summary;
-        self.doc.answer = Some((status, body));
+        if DOCUMENTED {
+            self.doc.summary = summary;
+            self.doc.answer = Some((status, body));
+        }
         self
     }
     /// Reads a JSON `T`.
     pub fn body<T: ToSchema>(mut self) -> Self {
-        self.doc.request = Some(openapi::named::<T>);
+        if DOCUMENTED {
+            self.doc.request = Some(openapi::named::<T>);
+        }
         self
     }
     /// Reads the query parameters of `T`.
     pub fn query<T: IntoParams>(mut self) -> Self {
-        self.doc.query = Some(|| T::into_params(|| Some(ParameterIn::Query)));
+        if DOCUMENTED {
+            self.doc.query = Some(|| T::into_params(|| Some(ParameterIn::Query)));
+        }
         self
     }
     /// Can also answer these errors.
     pub fn errors(mut self, errors: &'static [StatusCode]) -> Self {
-        self.doc.errors = errors;
+        if DOCUMENTED {
+            self.doc.errors = errors;
+        }
         self
     }
 }
