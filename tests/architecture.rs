@@ -99,10 +99,10 @@ fn functions_link_the_aws_adapters_and_no_local_stack() {
 const SDK_CLIENTS: &[(&str, &[&str])] = &[
     ("api-billing", &["aws-sdk-dynamodb"]),
     ("api-catalog", &["aws-sdk-dynamodb"]),
-    (
-        "api-outputs",
-        &["aws-sdk-dynamodb", "aws-sdk-s3", "aws-sdk-sqs"],
-    ),
+    // Requests queue jobs; no files.
+    ("api-generation", &["aws-sdk-dynamodb", "aws-sdk-sqs"]),
+    // Rendered files; generation requests are api-generation's.
+    ("api-outputs", &["aws-sdk-dynamodb", "aws-sdk-s3"]),
     ("api-playlists", &["aws-sdk-dynamodb"]),
     ("api-teams", &["aws-sdk-dynamodb"]),
     // Presigned uploads and downloads; no queue: on-upload requests the outputs named at

@@ -1,5 +1,5 @@
-//! Lambda `api-outputs`: generation requests and outputs, behind API Gateway's JWT
-//! authorizer. Needs `RECAP_TABLE`, `RECAP_BUCKET` and `RECAP_GENERATE_QUEUE_URL`.
+//! Lambda `api-outputs`: outputs (listed, read with their rendered files, deleted), behind
+//! API Gateway's JWT authorizer. Needs `RECAP_TABLE` and `RECAP_BUCKET`.
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), recap_lambda::Error> {

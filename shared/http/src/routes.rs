@@ -50,20 +50,23 @@ pub enum Group {
     Billing,
     /// `functions/api-catalog`: providers, models with their prices, transcript types.
     Catalog,
-    /// `functions/api-outputs`: generation requests and outputs.
+    /// `functions/api-outputs`: outputs and their rendered files.
     Outputs,
+    /// `functions/api-generation`: generation requests, model preferences and constraints.
+    Generation,
     /// `functions/api-playlists`: playlists and their items.
     Playlists,
 }
 
 impl Group {
     /// Every group, in the order of the API description.
-    pub const ALL: [Group; 6] = [
+    pub const ALL: [Group; 7] = [
         Group::Teams,
         Group::Transcripts,
         Group::Billing,
         Group::Catalog,
         Group::Outputs,
+        Group::Generation,
         Group::Playlists,
     ];
 
@@ -76,6 +79,7 @@ impl Group {
             Group::Billing => billing(),
             Group::Catalog => catalog(),
             Group::Outputs => outputs(),
+            Group::Generation => generation(),
             Group::Playlists => playlists(),
         }
     }
@@ -636,7 +640,8 @@ pub fn catalog() -> Vec<RouteSpec> {
     ]
 }
 
-/// The routes of generation requests, outputs, model preferences and constraints (`functions/api-outputs`).
+/// The routes of outputs: listing, reading with their rendered files, deleting
+/// (`functions/api-outputs`).
 pub fn outputs() -> Vec<RouteSpec> {
     use Permission::*;
     let out = |method, path, need, example, handler| {
@@ -651,85 +656,110 @@ pub fn outputs() -> Vec<RouteSpec> {
     };
     vec![
         out(
-            Method::POST,
-            "/transcripts/{transcript_id}/outputs",
-            anywhere(OutputsGenerate),
-            Some(r#"{"output_types":["one_pager","anchors"]}"#),
-            || post(outputs::request),
-        ).body::<outputs::OutputsRequest>().answers(StatusCode::ACCEPTED, Some(openapi::page::<Output>), "Reserves credits and queues one generation job per output type").errors(&[StatusCode::PAYMENT_REQUIRED]),
-        out(
             Method::GET,
             "/transcripts/{transcript_id}/outputs",
             anywhere(OutputsRead),
             None,
             || get(outputs::of_transcript),
-        ).page::<Output>("A transcript's outputs").query::<ListParams>(),
+        )
+        .page::<Output>("A transcript's outputs")
+        .query::<ListParams>(),
         out(Method::GET, "/outputs", anywhere(OutputsRead), None, || {
             get(outputs::list)
-        }).page::<Output>("The outputs the caller may read").query::<outputs::OutputListParams>(),
+        })
+        .page::<Output>("The outputs the caller may read")
+        .query::<outputs::OutputListParams>(),
         out(
             Method::GET,
             "/outputs/{output_id}",
             anywhere(OutputsRead),
             None,
             || get(outputs::get_one),
-        ).ok::<outputs::OutputView>("An output, with its rendered files"),
+        )
+        .ok::<outputs::OutputView>("An output, with its rendered files"),
         out(
             Method::DELETE,
             "/outputs/{output_id}",
             anywhere(OutputsGenerate),
             None,
             || delete(outputs::delete),
-        ).no_content("Deletes an output and its files"),
-        out(
+        )
+        .no_content("Deletes an output and its files"),
+    ]
+}
+
+/// The routes of generation requests and of the model choice they follow: requests and
+/// regenerations (reserve credits, queue jobs), the caller's model preferences and the
+/// tenant's output constraints (`functions/api-generation`).
+pub fn generation() -> Vec<RouteSpec> {
+    use Permission::*;
+    let req = |method, path, need, example, handler| {
+        route(
+            (Group::Generation, Data::Tenant),
+            method,
+            path,
+            need,
+            example,
+            handler,
+        )
+    };
+    vec![
+        req(
+            Method::POST,
+            "/transcripts/{transcript_id}/outputs",
+            anywhere(OutputsGenerate),
+            Some(r#"{"output_types":["one_pager","anchors"]}"#),
+            || post(outputs::request),
+        ).body::<outputs::OutputsRequest>().answers(StatusCode::ACCEPTED, Some(openapi::page::<Output>), "Reserves credits and queues one generation job per output type").errors(&[StatusCode::PAYMENT_REQUIRED]),
+        req(
             Method::POST,
             "/outputs/{output_id}/regenerate",
             anywhere(OutputsGenerate),
             Some(r#"{"model":"offline/extractive"}"#),
             || post(choice::regenerate),
         ).body::<choice::RegenerateInput>().answers(StatusCode::ACCEPTED, Some(openapi::named::<Output>), "Queues a new revision of an output (same transcript and type); another model may be named").errors(&[StatusCode::PAYMENT_REQUIRED]),
-        out(Method::GET, "/preferences/outputs", Need::Caller, None, || {
+        req(Method::GET, "/preferences/outputs", Need::Caller, None, || {
             get(choice::preferences)
         }).page::<Preference>("The caller's model for each output type they chose one for"),
-        out(
+        req(
             Method::GET,
             "/preferences/outputs/{output_type}",
             Need::Caller,
             None,
             || get(choice::preference),
         ).ok::<Preference>("The caller's model for an output type (404 when they chose none)"),
-        out(
+        req(
             Method::PUT,
             "/preferences/outputs/{output_type}",
             Need::Caller,
             Some(r#"{"model":"offline/extractive"}"#),
             || put(choice::set_preference),
         ).body::<choice::PreferenceInput>().ok::<Preference>("Sets the caller's model for an output type: first in its model chain when allowed"),
-        out(
+        req(
             Method::DELETE,
             "/preferences/outputs/{output_type}",
             Need::Caller,
             None,
             || delete(choice::delete_preference),
         ).no_content("Forgets the caller's model for an output type"),
-        out(Method::GET, "/output-constraints", perm(OutputsRead), None, || {
+        req(Method::GET, "/output-constraints", perm(OutputsRead), None, || {
             get(choice::all_constraints)
         }).page::<OutputConstraints>("The tenant's model constraints per output type"),
-        out(
+        req(
             Method::GET,
             "/output-constraints/{output_type}",
             perm(OutputsRead),
             None,
             || get(choice::constraints),
         ).ok::<OutputConstraints>("The tenant's model constraints for an output type (empty when none are set)"),
-        out(
+        req(
             Method::PUT,
             "/output-constraints/{output_type}",
             perm(TeamsManage),
             Some(r#"{"allowed_providers":["offline","openai"],"required_capabilities":["structured_output"],"min_context_window":8000}"#),
             || put(choice::set_constraints),
         ).body::<Constraints>().ok::<OutputConstraints>("Sets which models may write an output type: allowed models or providers, required capabilities, minimum context"),
-        out(
+        req(
             Method::DELETE,
             "/output-constraints/{output_type}",
             perm(TeamsManage),

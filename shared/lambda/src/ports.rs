@@ -28,16 +28,16 @@ pub struct Needs {
 impl Needs {
     /// What one group's routes use. Transcripts: presigned uploads and downloads, segments,
     /// deleting a transcript's files; no generation is requested at creation (on-upload does
-    /// that after the upload). Outputs: rendered files and generation requests. The others
-    /// read and write records only.
+    /// that after the upload). Outputs: rendered files (read, presigned, deleted with their
+    /// output). Generation: requests queue jobs. The others read and write records only.
     pub const fn of_group(group: Group) -> Needs {
         match group {
-            Group::Transcripts => Needs {
+            Group::Transcripts | Group::Outputs => Needs {
                 files: true,
                 queue: false,
             },
-            Group::Outputs => Needs {
-                files: true,
+            Group::Generation => Needs {
+                files: false,
                 queue: true,
             },
             Group::Teams | Group::Billing | Group::Catalog | Group::Playlists => Needs {

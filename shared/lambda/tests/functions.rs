@@ -228,16 +228,17 @@ async fn generate_makes_the_queued_output_and_reports_only_the_poison_message() 
     let env = Env::new(&[X, JOB, OUTPUT]).await;
     let ada = env.ada().await;
     env.uploaded_transcript(&ada).await;
-    let queued = generation::request(
-        env.generation(),
-        &ada,
-        &X.parse().unwrap(),
-        &["one_pager".to_string()],
-        None,
-    )
-    .await
-    .unwrap();
-    assert_eq!(queued[0].id.to_string(), OUTPUT, "the SQS fixture's job");
+    // POST /transcripts/X/outputs, through the api-generation router: reserved and queued.
+    let (status, queued) = env
+        .call(
+            Group::Generation,
+            "apigw-v2-jwt-post-transcript-outputs.json",
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+    assert_eq!(queued["items"].as_array().unwrap().len(), 1, "{queued}");
+    assert_eq!(queued["items"][0]["id"], OUTPUT, "the SQS fixture's job");
+    assert_eq!(queued["items"][0]["status"], "queued", "{queued}");
 
     let batch = event("sqs-generate-batch.json");
     let answer = recap_lambda::handlers::generate(env.generation(), batch.clone(), 5)

@@ -28,7 +28,7 @@ const T: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
 const ADA: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
 const GRACE: &str = "9b2d6c1e-3f4a-4b5c-8d7e-0a1b2c3d4e5f";
 
-const GROUPS: [Group; 6] = Group::ALL;
+const GROUPS: [Group; Group::ALL.len()] = Group::ALL;
 
 fn caller(user: &str) -> Caller {
     Caller {
