@@ -4,14 +4,19 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::http::{Method, StatusCode};
 use common::{Stack, Who};
+use recap_domain::clock::{Clock, ManualClock, SystemClock};
 use recap_domain::generation::{self, ModelRegistry, Processed};
 use recap_domain::models::{ModelAnswer, ModelError, ModelRequest, Models};
 use recap_domain::money::Usage;
+use recap_domain::queue::{Message, Queue, Received};
+use recap_domain::transcripts;
 use serde_json::{Value, json};
 
 const T: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
@@ -424,4 +429,257 @@ async fn outputs_need_credits_and_a_ready_transcript() {
         )
         .await;
     assert_eq!(st, StatusCode::CONFLICT);
+}
+
+/// The upload event the local store announced for the transcript just created (taken from
+/// the trigger's queue, to be delivered by hand).
+async fn upload_event(s: &Stack) -> String {
+    let got = s
+        .uploads
+        .receive(1, Duration::from_secs(600), Duration::ZERO)
+        .await
+        .unwrap();
+    got.into_iter().next().expect("an upload event").body
+}
+
+/// One delivery of an upload event as on-upload handles it, over the stack's store, with this
+/// queue and clock: the upload parsed ([`ingest`]), then the outputs named at creation.
+async fn deliver(
+    s: &Stack,
+    event: &str,
+    queue: &dyn Queue,
+    clock: &dyn Clock,
+) -> recap_domain::Result<Vec<generation::Output>> {
+    ingest(s, event, clock).await?;
+    after_upload(s, event, queue, clock).await
+}
+
+async fn ingest(s: &Stack, event: &str, clock: &dyn Clock) -> recap_domain::Result<()> {
+    let st = &s.state;
+    transcripts::on_upload_event(
+        transcripts::Ports {
+            records: st.records.as_ref(),
+            files: st.files.as_ref(),
+            clock,
+            ids: st.ids.as_ref(),
+        },
+        event.as_bytes(),
+    )
+    .await
+    .map(|_| ())
+}
+
+async fn after_upload(
+    s: &Stack,
+    event: &str,
+    queue: &dyn Queue,
+    clock: &dyn Clock,
+) -> recap_domain::Result<Vec<generation::Output>> {
+    let st = &s.state;
+    generation::after_upload(
+        generation::Ports {
+            records: st.records.as_ref(),
+            files: st.files.as_ref(),
+            queue,
+            clock,
+            ids: st.ids.as_ref(),
+            models: st.models.as_ref(),
+        },
+        event.as_bytes(),
+    )
+    .await
+}
+
+/// The stack's queue, but its `refuse`-th send (from 1) is refused as SQS refuses a send when
+/// it throttles or cannot be reached, and with `hang` every send from then on never returns
+/// (a function that dies waiting).
+struct Faulty {
+    inner: Arc<dyn Queue>,
+    sends: AtomicUsize,
+    refuse: usize,
+    hang: bool,
+}
+
+impl Faulty {
+    fn new(s: &Stack, refuse: usize, hang: bool) -> Faulty {
+        Faulty {
+            inner: s.state.generate.clone(),
+            sends: AtomicUsize::new(0),
+            refuse,
+            hang,
+        }
+    }
+}
+
+#[async_trait]
+impl Queue for Faulty {
+    async fn send(&self, message: Message) -> recap_domain::Result<String> {
+        if self.sends.fetch_add(1, Ordering::SeqCst) + 1 >= self.refuse {
+            if self.hang {
+                std::future::pending::<()>().await;
+            }
+            return Err(recap_domain::Error::unavailable(
+                "the generate queue",
+                "throttled (test)",
+            ));
+        }
+        self.inner.send(message).await
+    }
+    async fn send_batch(&self, messages: Vec<Message>) -> recap_domain::Result<Vec<String>> {
+        self.inner.send_batch(messages).await
+    }
+    async fn receive(
+        &self,
+        max: u32,
+        visibility: Duration,
+        wait: Duration,
+    ) -> recap_domain::Result<Vec<Received>> {
+        self.inner.receive(max, visibility, wait).await
+    }
+    async fn delete(&self, receipt: &str) -> recap_domain::Result<()> {
+        self.inner.delete(receipt).await
+    }
+    async fn change_visibility(
+        &self,
+        receipt: &str,
+        visibility: Duration,
+    ) -> recap_domain::Result<()> {
+        self.inner.change_visibility(receipt, visibility).await
+    }
+    fn deduplicates(&self) -> bool {
+        self.inner.deduplicates()
+    }
+}
+
+/// `(output type, status)` of a transcript's outputs, sorted.
+async fn outputs_of(s: &Stack, who: &Who, transcript: &str) -> Vec<(String, String)> {
+    let (st, page) = s
+        .get(who, &format!("/transcripts/{transcript}/outputs"))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    let mut all: Vec<(String, String)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["output_type"].as_str().unwrap().to_string(),
+                o["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+    p.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn outputs_named_at_upload_are_made_once_when_a_delivery_fails_midway() {
+    let s = Stack::seeded().await;
+    let admin = s.who(T, ADMIN);
+    let (st, t) = s
+        .call(&admin, Method::POST, "/transcripts",
+              Some(&json!({"title": "Call", "type": "meeting", "content": corpus("vendor-json/dg_speakers.json"), "file_name": "call.json", "output_types": ["one_pager", "anchors"]}).to_string()))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{t}");
+    let id = t["id"].as_str().unwrap();
+    let event = upload_event(&s).await;
+    let clock = ManualClock::at(SystemClock.now());
+
+    // The first delivery queues one_pager's job, then the queue refuses anchors'.
+    let first = deliver(&s, &event, &Faulty::new(&s, 2, false), &clock).await;
+    assert!(
+        matches!(first, Err(recap_domain::Error::Unavailable { .. })),
+        "a transient failure is answered, so that S3's event is delivered again: {first:?}"
+    );
+    let (_, tr) = s.get(&admin, &format!("/transcripts/{id}")).await;
+    assert_eq!(tr["generation"], "requested", "{tr}");
+    assert_eq!(
+        outputs_of(&s, &admin, id).await,
+        pairs(&[("anchors", "failed"), ("one_pager", "queued")])
+    );
+
+    // Delivered again: only anchors is requested anew; one_pager is not made twice.
+    let again = deliver(&s, &event, s.state.generate.as_ref(), &clock)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 2, "{again:?}");
+    let (_, tr) = s.get(&admin, &format!("/transcripts/{id}")).await;
+    assert_eq!(tr["generation"], "queued", "{tr}");
+    s.drain_jobs().await;
+    assert_eq!(
+        outputs_of(&s, &admin, id).await,
+        pairs(&[
+            ("anchors", "done"),
+            ("anchors", "failed"),
+            ("one_pager", "done")
+        ])
+    );
+    // And a third delivery finds nothing to do.
+    assert!(
+        deliver(&s, &event, s.state.generate.as_ref(), &clock)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(outputs_of(&s, &admin, id).await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_delivery_that_died_holding_the_claim_is_taken_over_after_the_lease() {
+    let s = Stack::seeded().await;
+    let admin = s.who(T, ADMIN);
+    let (st, t) = s
+        .call(&admin, Method::POST, "/transcripts",
+              Some(&json!({"title": "Call", "type": "meeting", "content": corpus("vendor-json/dg_speakers.json"), "file_name": "call.json", "output_types": ["bytes"]}).to_string()))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{t}");
+    let id = t["id"].as_str().unwrap();
+    let event = upload_event(&s).await;
+    let clock = ManualClock::at(SystemClock.now());
+
+    // The first delivery parses the upload, claims the request, reserves and writes the
+    // output, then dies waiting on the queue (the function timed out): its claim stays.
+    ingest(&s, &event, &clock).await.unwrap();
+    let hung = Faulty::new(&s, 1, true);
+    let died = tokio::time::timeout(
+        Duration::from_secs(2),
+        after_upload(&s, &event, &hung, &clock),
+    )
+    .await;
+    assert!(died.is_err(), "the delivery was cut off");
+    let (_, tr) = s.get(&admin, &format!("/transcripts/{id}")).await;
+    assert_eq!(tr["generation"], "requesting", "{tr}");
+    assert_eq!(
+        outputs_of(&s, &admin, id).await,
+        pairs(&[("bytes", "queued")])
+    );
+    assert_eq!(s.drain_jobs().await, 0, "its job was never queued");
+
+    // Delivered again within the lease: the claim may still be alive; try later.
+    let early = deliver(&s, &event, s.state.generate.as_ref(), &clock).await;
+    assert!(
+        matches!(early, Err(recap_domain::Error::Unavailable { .. })),
+        "{early:?}"
+    );
+
+    // After the lease (on-upload's timeout): taken over, the written output queued, not a
+    // second one made.
+    clock.advance(generation::UPLOAD_CLAIM_LEASE + Duration::from_secs(1));
+    let taken = deliver(&s, &event, s.state.generate.as_ref(), &clock)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    let (_, tr) = s.get(&admin, &format!("/transcripts/{id}")).await;
+    assert_eq!(tr["generation"], "queued", "{tr}");
+    assert!(s.drain_jobs().await >= 1);
+    assert_eq!(
+        outputs_of(&s, &admin, id).await,
+        pairs(&[("bytes", "done")])
+    );
 }

@@ -598,6 +598,14 @@ async fn enqueue(p: Ports<'_>, o: &Output, phase: Option<Phase>) -> Result<()> {
 /// requested as its owner, once. The transcript's `generation` moves from `requested` to
 /// `queued` (or to `failed`, with `generation_error`, when the request is refused: no credits,
 /// no model allowed). A transient failure is returned, so the event is delivered again.
+///
+/// A delivery claims the request first (`requesting`, with the claim's time as `updated_at`);
+/// a delivery that finds a claim younger than [`UPLOAD_CLAIM_LEASE`] answers unavailable, so
+/// that it is delivered again later, and one that finds an older claim (its holder crashed:
+/// on-upload's timeout has passed) takes it over. A delivery after a failed or crashed one
+/// requests only the output types that have no live output yet, and queues again the outputs
+/// that no consumer has touched (a duplicate message makes one output and one charge), so the
+/// outputs named at creation are made once each.
 pub async fn after_upload(p: Ports<'_>, event_json: &[u8]) -> Result<Vec<Output>> {
     let mut made = Vec::new();
     for created in crate::uploads::parse_s3_event(event_json)? {
@@ -607,6 +615,11 @@ pub async fn after_upload(p: Ports<'_>, event_json: &[u8]) -> Result<Vec<Output>
     }
     Ok(made)
 }
+
+/// How long a delivery's claim on the outputs named at an upload holds: on-upload's timeout
+/// (infra/template.yaml), after which a delivery that crashed holding it is gone. Lambda
+/// delivers a failed S3 event again after one minute, then after two more.
+pub const UPLOAD_CLAIM_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn set_generation(
     p: Ports<'_>,
@@ -620,13 +633,42 @@ async fn set_generation(
     if let Some(e) = error {
         update = update.set("generation_error", e);
     }
+    conditional_update(
+        p,
+        t,
+        id,
+        update,
+        vec![Condition::equals("generation", from)],
+    )
+    .await
+}
+
+/// Claims the request of `tr`'s outputs: from `requested`, or from an expired claim (the same
+/// claim as read: its version).
+async fn claim_generation(p: Ports<'_>, tr: &transcripts::Transcript) -> Result<bool> {
+    let from = tr.generation.as_deref().unwrap_or_default();
+    let mut conditions = vec![Condition::equals("generation", from)];
+    if from == "requesting" {
+        conditions.push(Condition::equals("version", tr.version));
+    }
+    let update = Update::new()
+        .set("generation", "requesting")
+        .set("updated_at", to_value(&p.clock.now())?)
+        .add("version", 1);
+    conditional_update(p, &tr.tenant, &tr.id, update, conditions).await
+}
+
+/// Whether the update was made (`false`: a condition did not hold).
+async fn conditional_update(
+    p: Ports<'_>,
+    t: &TenantId,
+    id: &TranscriptId,
+    update: Update,
+    conditions: Vec<Condition>,
+) -> Result<bool> {
     match p
         .records
-        .update(
-            &keys::transcript(t, id),
-            update,
-            vec![Condition::equals("generation", from)],
-        )
+        .update(&keys::transcript(t, id), update, conditions)
         .await
     {
         Ok(_) => Ok(true),
@@ -645,23 +687,27 @@ async fn request_after_upload(
         Err(Error::NotFound { .. }) => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
-    if tr.status != Status::Ready || tr.generation.as_deref() != Some("requested") {
+    if tr.status != Status::Ready {
         return Ok(Vec::new());
+    }
+    match tr.generation.as_deref() {
+        Some("requested") => {}
+        Some("requesting") if tr.updated_at.plus(UPLOAD_CLAIM_LEASE) <= p.clock.now() => {
+            tracing::warn!(transcript = %id, "taking over the request of a delivery that did not finish");
+        }
+        Some("requesting") => {
+            return Err(Error::unavailable(
+                "the outputs named at upload",
+                "another delivery of the upload is requesting them",
+            ));
+        }
+        _ => return Ok(Vec::new()),
     }
     // Claimed first: a delivery of the same event at the same time requests nothing.
-    if !set_generation(p, t, id, "requested", "requesting", None).await? {
+    if !claim_generation(p, &tr).await? {
         return Ok(Vec::new());
     }
-    let owner = access::Caller {
-        tenant: *t,
-        user: tr.owner,
-        email: None,
-        platform_admin: false,
-    };
-    let outcome = match access::load(p.records, p.clock, &owner).await {
-        Ok(a) => request(p, &a, id, &tr.output_types, None).await,
-        Err(e) => Err(e),
-    };
+    let outcome = request_missing(p, &tr).await;
     match outcome {
         Ok(made) => {
             set_generation(p, t, id, "requesting", "queued", None).await?;
@@ -677,6 +723,51 @@ async fn request_after_upload(
             Ok(Vec::new())
         }
     }
+}
+
+/// Requests the output types named at `tr`'s creation that have no live output yet (an
+/// earlier delivery may have made some before it failed), and queues again those of its
+/// outputs that no consumer has touched (it may have failed before queueing them).
+async fn request_missing(p: Ports<'_>, tr: &transcripts::Transcript) -> Result<Vec<Output>> {
+    // Through the transcript's index, which DynamoDB updates eventually: the delivery that
+    // wrote an output ended (failed, or timed out) a minute or more before Lambda delivers the
+    // event again, so its outputs are there.
+    let mut live: Vec<Output> = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (page, next) = list(p.records, &tr.tenant, Some(&tr.id), 100, cursor).await?;
+        live.extend(page.into_iter().filter(|o| {
+            o.status != OutputStatus::Failed && tr.output_types.contains(&o.output_type)
+        }));
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    for o in &live {
+        if o.status == OutputStatus::Queued && o.version == 0 {
+            enqueue(p, o, None).await?;
+        }
+    }
+    let missing: Vec<String> = tr
+        .output_types
+        .iter()
+        .filter(|k| !live.iter().any(|o| &o.output_type == *k))
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        return Ok(live);
+    }
+    let owner = access::Caller {
+        tenant: tr.tenant,
+        user: tr.owner,
+        email: None,
+        platform_admin: false,
+    };
+    let a = access::load(p.records, p.clock, &owner).await?;
+    let mut made = request(p, &a, &tr.id, &missing, None).await?;
+    made.extend(live);
+    Ok(made)
 }
 
 pub async fn get(records: &dyn Records, t: &TenantId, id: &OutputId) -> Result<Output> {
