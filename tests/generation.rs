@@ -491,7 +491,7 @@ async fn after_upload(
 }
 
 /// The stack's queue, but its `refuse`-th send (from 1) is refused as SQS refuses a send when
-/// it throttles or cannot be reached, and with `hang` every send from then on never returns
+/// it throttles or cannot be reached; with `hang`, that send and every later one never return
 /// (a function that dies waiting).
 struct Faulty {
     inner: Arc<dyn Queue>,
@@ -514,10 +514,11 @@ impl Faulty {
 #[async_trait]
 impl Queue for Faulty {
     async fn send(&self, message: Message) -> recap_domain::Result<String> {
-        if self.sends.fetch_add(1, Ordering::SeqCst) + 1 >= self.refuse {
-            if self.hang {
-                std::future::pending::<()>().await;
-            }
+        let n = self.sends.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.hang && n >= self.refuse {
+            std::future::pending::<()>().await;
+        }
+        if n == self.refuse {
             return Err(recap_domain::Error::unavailable(
                 "the generate queue",
                 "throttled (test)",
@@ -681,5 +682,90 @@ async fn a_delivery_that_died_holding_the_claim_is_taken_over_after_the_lease() 
     assert_eq!(
         outputs_of(&s, &admin, id).await,
         pairs(&[("bytes", "done")])
+    );
+}
+
+#[tokio::test]
+async fn a_request_whose_queue_fails_midway_answers_what_was_queued_and_what_failed() {
+    let base = Stack::seeded().await;
+    let admin = base.who(T, ADMIN);
+    let id = ready_transcript(&base, &admin).await;
+    let faulty = Faulty::new(&base, 2, false);
+    let s = base.with_queue(Arc::new(faulty));
+    let path = format!("/transcripts/{id}/outputs");
+    let (st, page) = s
+        .call(
+            &admin,
+            Method::POST,
+            &path,
+            Some(r#"{"output_types":["one_pager","anchors","bytes"]}"#),
+        )
+        .await;
+    assert_eq!(
+        st,
+        StatusCode::ACCEPTED,
+        "one_pager's job was queued: {page}"
+    );
+    let items = page["items"].as_array().unwrap();
+    let status: Vec<(&str, &str)> = items
+        .iter()
+        .map(|o| {
+            (
+                o["output_type"].as_str().unwrap(),
+                o["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("one_pager", "queued"),
+            ("anchors", "failed"),
+            ("bytes", "failed")
+        ]
+    );
+    assert_eq!(
+        items[1]["failure"],
+        "the job could not be queued; request it again"
+    );
+    // Asked again, only the failed types are made.
+    let (st, again) = s
+        .call(
+            &admin,
+            Method::POST,
+            &path,
+            Some(r#"{"output_types":["anchors","bytes"]}"#),
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{again}");
+    s.drain_jobs().await;
+    assert_eq!(
+        outputs_of(&s, &admin, &id).await,
+        pairs(&[
+            ("anchors", "done"),
+            ("anchors", "failed"),
+            ("bytes", "done"),
+            ("bytes", "failed"),
+            ("one_pager", "done")
+        ])
+    );
+
+    // When the queue refuses the first job nothing was queued: the request fails as a whole.
+    let base = Stack::seeded().await;
+    let id = ready_transcript(&base, &admin).await;
+    let refuses_first = Faulty::new(&base, 1, false);
+    let s = base.with_queue(Arc::new(refuses_first));
+    let (st, problem) = s
+        .call(
+            &admin,
+            Method::POST,
+            &format!("/transcripts/{id}/outputs"),
+            Some(r#"{"output_types":["one_pager","anchors"]}"#),
+        )
+        .await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
+    assert_eq!(
+        outputs_of(&s, &admin, &id).await,
+        pairs(&[("anchors", "failed"), ("one_pager", "failed")])
     );
 }

@@ -63,6 +63,13 @@ impl Stack {
         self
     }
 
+    /// A generate queue of its own (e.g. one that fails).
+    pub fn with_queue(mut self, queue: Arc<dyn recap_domain::queue::Queue>) -> Stack {
+        self.state.generate = queue;
+        self.app = router(self.state.clone());
+        self
+    }
+
     /// Model providers of its own (fakes).
     pub fn with_models(
         mut self,

@@ -261,8 +261,11 @@ fn step_estimate(m: &catalog::Model, transcript_tokens: u64, max_output: u64) ->
 }
 
 /// `POST /transcripts/{id}/outputs`: picks each output type's model chain, reserves its
-/// estimate and queues its job. All or nothing: when one reservation fails, the ones made are
-/// released.
+/// estimate and queues its job. The reservations are all or nothing: when one fails, the ones
+/// made are released. So is queueing when the queue refuses the first job (the error is
+/// answered); when it refuses a later one, the outputs queued before it stand and are answered
+/// with the others failed (released, "request it again"): the queue has no transaction, and
+/// answering an error would hide outputs that will be made.
 #[tracing::instrument(skip_all, fields(tenant = %a.caller.tenant))]
 pub async fn request(
     p: Ports<'_>,
@@ -316,19 +319,30 @@ pub async fn request(
             }
         }
     }
-    for (k, o) in made.iter().enumerate() {
-        if let Err(e) = enqueue(p, o, None).await {
-            undo(
-                p,
-                &made[k..],
-                "the job could not be queued; request it again",
-            )
-            .await;
-            return Err(e);
+    for k in 0..made.len() {
+        if let Err(e) = enqueue(p, &made[k], None).await {
+            undo(p, &made[k..], NOT_QUEUED).await;
+            if k == 0 {
+                // Nothing was queued: the request failed as a whole and may be sent again.
+                return Err(e);
+            }
+            // The first k were queued and will be made: answered as they are, the rest
+            // failed, so that a retry asks for those only (an error would hide the first k,
+            // and a retry of everything would make them twice).
+            tracing::warn!(error = %e, queued = k, failed = made.len() - k, "a job could not be queued");
+            for o in &mut made[k..] {
+                if let Ok(fresh) = get(p.records, &o.tenant, &o.id).await {
+                    *o = fresh;
+                }
+            }
+            break;
         }
     }
     Ok(made)
 }
+
+/// The failure of an output whose job the queue did not take.
+const NOT_QUEUED: &str = "the job could not be queued; request it again";
 
 /// Releases the reservations of outputs whose jobs were never queued, and fails them.
 async fn undo(p: Ports<'_>, outputs: &[Output], why: &str) {
@@ -382,12 +396,7 @@ pub async fn regenerate(
     )
     .await?;
     if let Err(e) = enqueue(p, &o, None).await {
-        undo(
-            p,
-            std::slice::from_ref(&o),
-            "the job could not be queued; request it again",
-        )
-        .await;
+        undo(p, std::slice::from_ref(&o), NOT_QUEUED).await;
         return Err(e);
     }
     Ok(o)
@@ -766,6 +775,13 @@ async fn request_missing(p: Ports<'_>, tr: &transcripts::Transcript) -> Result<V
     };
     let a = access::load(p.records, p.clock, &owner).await?;
     let mut made = request(p, &a, &tr.id, &missing, None).await?;
+    if made.iter().any(|o| o.status == OutputStatus::Failed) {
+        // Some jobs were not queued: delivered again, the event requests those types anew.
+        return Err(Error::unavailable(
+            "the generate queue",
+            "some of the outputs named at upload could not be queued",
+        ));
+    }
     made.extend(live);
     Ok(made)
 }

@@ -710,7 +710,7 @@ pub fn generation() -> Vec<RouteSpec> {
             anywhere(OutputsGenerate),
             Some(r#"{"output_types":["one_pager","anchors"]}"#),
             || post(outputs::request),
-        ).body::<outputs::OutputsRequest>().answers(StatusCode::ACCEPTED, Some(openapi::page::<Output>), "Reserves credits and queues one generation job per output type").errors(&[StatusCode::PAYMENT_REQUIRED]),
+        ).body::<outputs::OutputsRequest>().answers(StatusCode::ACCEPTED, Some(openapi::page::<Output>), "Reserves credits and queues one generation job per output type; when the queue refuses a job after taking the first ones, those stand and the rest are answered failed (request them again)").errors(&[StatusCode::PAYMENT_REQUIRED]),
         req(
             Method::POST,
             "/outputs/{output_id}/regenerate",
