@@ -219,7 +219,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_transcripts_and_outputs_need_files_and_only_outputs_the_queue() {
+    fn transcripts_and_outputs_need_files_and_only_generation_the_queue() {
         use Group::*;
         assert_eq!(
             Needs::of(&[Teams, Billing, Catalog, Playlists]),
@@ -234,6 +234,20 @@ mod tests {
         );
         assert_eq!(
             Needs::of(&[Outputs]),
+            Needs {
+                files: true,
+                queue: false
+            }
+        );
+        assert_eq!(
+            Needs::of(&[Generation, Catalog]),
+            Needs {
+                files: false,
+                queue: true
+            }
+        );
+        assert_eq!(
+            Needs::of(&[Outputs, Generation]),
             Needs {
                 files: true,
                 queue: true
