@@ -490,9 +490,9 @@ async fn after_upload(
     .await
 }
 
-/// The stack's queue, but its `refuse`-th send (from 1) is refused as SQS refuses a send when
-/// it throttles or cannot be reached; with `hang`, that send and every later one never return
-/// (a function that dies waiting).
+/// The stack's queue, counting its sends, but its `refuse`-th send (from 1; 0: none) is
+/// refused as SQS refuses a send when it throttles or cannot be reached; with `hang`, that
+/// send and every later one never return (a function that dies waiting).
 struct Faulty {
     inner: Arc<dyn Queue>,
     sends: AtomicUsize,
@@ -515,7 +515,7 @@ impl Faulty {
 impl Queue for Faulty {
     async fn send(&self, message: Message) -> recap_domain::Result<String> {
         let n = self.sends.fetch_add(1, Ordering::SeqCst) + 1;
-        if self.hang && n >= self.refuse {
+        if self.hang && self.refuse > 0 && n >= self.refuse {
             std::future::pending::<()>().await;
         }
         if n == self.refuse {
@@ -605,11 +605,20 @@ async fn outputs_named_at_upload_are_made_once_when_a_delivery_fails_midway() {
         pairs(&[("anchors", "failed"), ("one_pager", "queued")])
     );
 
-    // Delivered again: only anchors is requested anew; one_pager is not made twice.
-    let again = deliver(&s, &event, s.state.generate.as_ref(), &clock)
-        .await
-        .unwrap();
-    assert_eq!(again.len(), 2, "{again:?}");
+    // Delivered again: only anchors is requested anew; one_pager is neither made nor sent
+    // twice.
+    let counting = Faulty::new(&s, 0, false);
+    let again = deliver(&s, &event, &counting, &clock).await.unwrap();
+    assert_eq!(
+        again.len(),
+        3,
+        "one_pager, the failed anchors, the new anchors: {again:?}"
+    );
+    assert_eq!(
+        counting.sends.load(Ordering::SeqCst),
+        1,
+        "anchors' job only"
+    );
     let (_, tr) = s.get(&admin, &format!("/transcripts/{id}")).await;
     assert_eq!(tr["generation"], "queued", "{tr}");
     s.drain_jobs().await;
@@ -669,13 +678,29 @@ async fn a_delivery_that_died_holding_the_claim_is_taken_over_after_the_lease() 
         "{early:?}"
     );
 
+    // A user renames the transcript meanwhile (its version and updated_at change, not the
+    // claim).
+    let (st, renamed) = s
+        .call(
+            &admin,
+            Method::PATCH,
+            &format!("/transcripts/{id}"),
+            Some(r#"{"title":"Call (renamed)"}"#),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{renamed}");
+
     // After the lease (on-upload's timeout): taken over, the written output queued, not a
     // second one made.
     clock.advance(generation::UPLOAD_CLAIM_LEASE + Duration::from_secs(1));
-    let taken = deliver(&s, &event, s.state.generate.as_ref(), &clock)
-        .await
-        .unwrap();
+    let counting = Faulty::new(&s, 0, false);
+    let taken = deliver(&s, &event, &counting, &clock).await.unwrap();
     assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!(
+        counting.sends.load(Ordering::SeqCst),
+        1,
+        "the dead delivery's job"
+    );
     let (_, tr) = s.get(&admin, &format!("/transcripts/{id}")).await;
     assert_eq!(tr["generation"], "queued", "{tr}");
     assert!(s.drain_jobs().await >= 1);

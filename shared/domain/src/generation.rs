@@ -347,8 +347,11 @@ const NOT_QUEUED: &str = "the job could not be queued; request it again";
 /// Releases the reservations of outputs whose jobs were never queued, and fails them.
 async fn undo(p: Ports<'_>, outputs: &[Output], why: &str) {
     for o in outputs {
-        let _ = credits::release(p.records, &o.tenant, &o.job).await;
-        let _ = fail(p, o, why).await;
+        // Failed first: an output that stays queued keeps its reservation (reconciliation
+        // releases it when its lease runs out), so that a job sent for it later is paid for.
+        if fail(p, o, why).await.is_ok() {
+            let _ = credits::release(p.records, &o.tenant, &o.job).await;
+        }
     }
 }
 
@@ -608,13 +611,15 @@ async fn enqueue(p: Ports<'_>, o: &Output, phase: Option<Phase>) -> Result<()> {
 /// `queued` (or to `failed`, with `generation_error`, when the request is refused: no credits,
 /// no model allowed). A transient failure is returned, so the event is delivered again.
 ///
-/// A delivery claims the request first (`requesting`, with the claim's time as `updated_at`);
-/// a delivery that finds a claim younger than [`UPLOAD_CLAIM_LEASE`] answers unavailable, so
-/// that it is delivered again later, and one that finds an older claim (its holder crashed:
-/// on-upload's timeout has passed) takes it over. A delivery after a failed or crashed one
-/// requests only the output types that have no live output yet, and queues again the outputs
-/// that no consumer has touched (a duplicate message makes one output and one charge), so the
-/// outputs named at creation are made once each.
+/// A delivery claims the request first: `requesting`, with the claim's time in
+/// `generation_claim`. A delivery that finds a claim younger than [`UPLOAD_CLAIM_LEASE`]
+/// answers unavailable, so that it is delivered again later; one that finds an older claim
+/// (its holder died: on-upload's timeout has passed) takes it over, and queues again the
+/// outputs the dead one wrote that no consumer has touched (it may have died before sending
+/// them; a job sent twice is charged once). A delivery that fails (the queue refused a job)
+/// gives the claim back (`requested`) with the ids of the outputs it made in
+/// `generation_outputs`, so that the next one, which reads them from the transcript, requests
+/// only the types that have none. The outputs named at creation are made once each.
 pub async fn after_upload(p: Ports<'_>, event_json: &[u8]) -> Result<Vec<Output>> {
     let mut made = Vec::new();
     for created in crate::uploads::parse_s3_event(event_json)? {
@@ -626,46 +631,13 @@ pub async fn after_upload(p: Ports<'_>, event_json: &[u8]) -> Result<Vec<Output>
 }
 
 /// How long a delivery's claim on the outputs named at an upload holds: on-upload's timeout
-/// (infra/template.yaml), after which a delivery that crashed holding it is gone. Lambda
-/// delivers a failed S3 event again after one minute, then after two more.
+/// (infra/template.yaml), after which a delivery that died holding it is gone. Lambda
+/// delivers a failed S3 event again after about one minute, then after two more.
 pub const UPLOAD_CLAIM_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
-async fn set_generation(
-    p: Ports<'_>,
-    t: &TenantId,
-    id: &TranscriptId,
-    from: &str,
-    to: &str,
-    error: Option<String>,
-) -> Result<bool> {
-    let mut update = Update::new().set("generation", to).add("version", 1);
-    if let Some(e) = error {
-        update = update.set("generation_error", e);
-    }
-    conditional_update(
-        p,
-        t,
-        id,
-        update,
-        vec![Condition::equals("generation", from)],
-    )
-    .await
-}
-
-/// Claims the request of `tr`'s outputs: from `requested`, or from an expired claim (the same
-/// claim as read: its version).
-async fn claim_generation(p: Ports<'_>, tr: &transcripts::Transcript) -> Result<bool> {
-    let from = tr.generation.as_deref().unwrap_or_default();
-    let mut conditions = vec![Condition::equals("generation", from)];
-    if from == "requesting" {
-        conditions.push(Condition::equals("version", tr.version));
-    }
-    let update = Update::new()
-        .set("generation", "requesting")
-        .set("updated_at", to_value(&p.clock.now())?)
-        .add("version", 1);
-    conditional_update(p, &tr.tenant, &tr.id, update, conditions).await
-}
+/// The transcript's attributes of the request after upload (beyond `generation`).
+const CLAIM: &str = "generation_claim";
+const MADE: &str = "generation_outputs";
 
 /// Whether the update was made (`false`: a condition did not hold).
 async fn conditional_update(
@@ -686,86 +658,173 @@ async fn conditional_update(
     }
 }
 
+/// Ends this delivery's claim (`claim`, its time): `to` is `queued`, `requested` or `failed`.
+async fn end_claim(
+    p: Ports<'_>,
+    tr: &transcripts::Transcript,
+    claim: i64,
+    to: &str,
+    error: Option<String>,
+    made: &[OutputId],
+) -> Result<bool> {
+    let mut update = Update::new()
+        .set("generation", to)
+        .remove(CLAIM)
+        .add("version", 1);
+    if let Some(e) = error {
+        update = update.set("generation_error", e);
+    }
+    if !made.is_empty() {
+        let ids: Vec<String> = made.iter().map(ToString::to_string).collect();
+        update = update.set(MADE, to_value(&ids)?);
+    }
+    let conditions = vec![
+        Condition::equals("generation", "requesting"),
+        Condition::equals(CLAIM, claim),
+    ];
+    conditional_update(p, &tr.tenant, &tr.id, update, conditions).await
+}
+
 async fn request_after_upload(
     p: Ports<'_>,
     t: &TenantId,
     id: &TranscriptId,
 ) -> Result<Vec<Output>> {
-    let tr = match transcripts::get(p.records, t, id).await {
-        Ok(tr) => tr,
-        Err(Error::NotFound { .. }) => return Ok(Vec::new()),
-        Err(e) => return Err(e),
+    let Some(item) = p.records.get(&keys::transcript(t, id)).await? else {
+        return Ok(Vec::new());
     };
+    let held = item.get(CLAIM).and_then(Value::as_i64);
+    let made_before: Vec<OutputId> = item
+        .get(MADE)
+        .and_then(Value::as_array)
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|v| v.as_str().and_then(|s| OutputId::parse(s).ok()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let tr: transcripts::Transcript = from_item(item)?;
     if tr.status != Status::Ready {
         return Ok(Vec::new());
     }
-    match tr.generation.as_deref() {
-        Some("requested") => {}
-        Some("requesting") if tr.updated_at.plus(UPLOAD_CLAIM_LEASE) <= p.clock.now() => {
+    let now = p.clock.now();
+    // The state read, checked by the claim: `generation_outputs` must be what this delivery
+    // read, so a `requested` claim also checks the version.
+    let (from, takeover) = match (tr.generation.as_deref(), held) {
+        (Some("requested"), _) => (
+            vec![
+                Condition::equals("generation", "requested"),
+                Condition::equals("version", tr.version),
+            ],
+            false,
+        ),
+        (Some("requesting"), Some(at)) if Timestamp(at).plus(UPLOAD_CLAIM_LEASE) <= now => {
             tracing::warn!(transcript = %id, "taking over the request of a delivery that did not finish");
+            (vec![Condition::equals(CLAIM, at)], true)
         }
-        Some("requesting") => {
+        // Claimed before claims carried their time: its holder is long gone.
+        (Some("requesting"), None) => (
+            vec![
+                Condition::equals("generation", "requesting"),
+                Condition::equals("version", tr.version),
+            ],
+            true,
+        ),
+        (Some("requesting"), Some(_)) => {
             return Err(Error::unavailable(
                 "the outputs named at upload",
                 "another delivery of the upload is requesting them",
             ));
         }
         _ => return Ok(Vec::new()),
-    }
+    };
     // Claimed first: a delivery of the same event at the same time requests nothing.
-    if !claim_generation(p, &tr).await? {
-        return Ok(Vec::new());
+    let claim = now.millis();
+    let claimed = Update::new()
+        .set("generation", "requesting")
+        .set(CLAIM, claim)
+        .add("version", 1);
+    if !conditional_update(p, t, id, claimed, from).await? {
+        return Err(Error::unavailable(
+            "the outputs named at upload",
+            "another delivery of the upload claimed them first",
+        ));
     }
-    let outcome = request_missing(p, &tr).await;
-    match outcome {
+    match request_missing(p, &tr, &made_before, takeover).await {
         Ok(made) => {
-            set_generation(p, t, id, "requesting", "queued", None).await?;
+            end_claim(p, &tr, claim, "queued", None, &[]).await?;
             Ok(made)
         }
-        Err(e @ Error::Unavailable { .. }) => {
-            set_generation(p, t, id, "requesting", "requested", None).await?;
+        Err((e @ Error::Unavailable { .. }, made)) => {
+            let ids: Vec<OutputId> = made.iter().map(|o| o.id).collect();
+            end_claim(p, &tr, claim, "requested", None, &ids).await?;
             Err(e)
         }
-        Err(e) => {
+        Err((e, _)) => {
             tracing::warn!(error = %e, transcript = %id, "the outputs asked for at upload were refused");
-            set_generation(p, t, id, "requesting", "failed", Some(e.to_string())).await?;
+            end_claim(p, &tr, claim, "failed", Some(e.to_string()), &[]).await?;
             Ok(Vec::new())
         }
     }
 }
 
-/// Requests the output types named at `tr`'s creation that have no live output yet (an
-/// earlier delivery may have made some before it failed), and queues again those of its
-/// outputs that no consumer has touched (it may have failed before queueing them).
-async fn request_missing(p: Ports<'_>, tr: &transcripts::Transcript) -> Result<Vec<Output>> {
-    // Through the transcript's index, which DynamoDB updates eventually: the delivery that
-    // wrote an output ended (failed, or timed out) a minute or more before Lambda delivers the
-    // event again, so its outputs are there.
-    let mut live: Vec<Output> = Vec::new();
-    let mut cursor = None;
-    loop {
-        let (page, next) = list(p.records, &tr.tenant, Some(&tr.id), 100, cursor).await?;
-        live.extend(page.into_iter().filter(|o| {
-            o.status != OutputStatus::Failed && tr.output_types.contains(&o.output_type)
-        }));
-        match next {
-            Some(c) => cursor = Some(c),
-            None => break,
+/// Requests the output types named at `tr`'s creation that have no output yet, other than one
+/// whose job was not queued. The outputs made before are those an earlier delivery recorded
+/// (`made_before`, read with the transcript) and, when taking over from a delivery that died,
+/// the transcript's outputs (through its index, which DynamoDB updates eventually: the dead
+/// delivery wrote a lease or more ago), whose untouched ones are queued again. A failure comes
+/// with every output made so far (this delivery's and the earlier ones).
+async fn request_missing(
+    p: Ports<'_>,
+    tr: &transcripts::Transcript,
+    made_before: &[OutputId],
+    takeover: bool,
+) -> std::result::Result<Vec<Output>, (Error, Vec<Output>)> {
+    let mut before: Vec<Output> = Vec::new();
+    for id in made_before {
+        match get(p.records, &tr.tenant, id).await {
+            Ok(o) => before.push(o),
+            Err(Error::NotFound { .. }) => {}
+            Err(e) => return Err((e, Vec::new())),
         }
     }
-    for o in &live {
-        if o.status == OutputStatus::Queued && o.version == 0 {
-            enqueue(p, o, None).await?;
+    if takeover {
+        let mut cursor = None;
+        loop {
+            let (page, next) = list(p.records, &tr.tenant, Some(&tr.id), 100, cursor)
+                .await
+                .map_err(|e| (e, before.clone()))?;
+            for o in page {
+                if tr.output_types.contains(&o.output_type) && !before.iter().any(|b| b.id == o.id)
+                {
+                    if o.status == OutputStatus::Queued && o.version == 0 {
+                        enqueue(p, &o, None)
+                            .await
+                            .map_err(|e| (e, before.clone()))?;
+                    }
+                    before.push(o);
+                }
+            }
+            match next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
         }
     }
+    let not_queued =
+        |o: &Output| o.status == OutputStatus::Failed && o.failure.as_deref() == Some(NOT_QUEUED);
     let missing: Vec<String> = tr
         .output_types
         .iter()
-        .filter(|k| !live.iter().any(|o| &o.output_type == *k))
+        .filter(|k| {
+            !before
+                .iter()
+                .any(|o| &o.output_type == *k && !not_queued(o))
+        })
         .cloned()
         .collect();
     if missing.is_empty() {
-        return Ok(live);
+        return Ok(before);
     }
     let owner = access::Caller {
         tenant: tr.tenant,
@@ -773,17 +832,25 @@ async fn request_missing(p: Ports<'_>, tr: &transcripts::Transcript) -> Result<V
         email: None,
         platform_admin: false,
     };
-    let a = access::load(p.records, p.clock, &owner).await?;
-    let mut made = request(p, &a, &tr.id, &missing, None).await?;
-    if made.iter().any(|o| o.status == OutputStatus::Failed) {
-        // Some jobs were not queued: delivered again, the event requests those types anew.
-        return Err(Error::unavailable(
-            "the generate queue",
-            "some of the outputs named at upload could not be queued",
+    let a = access::load(p.records, p.clock, &owner)
+        .await
+        .map_err(|e| (e, before.clone()))?;
+    let made = request(p, &a, &tr.id, &missing, None)
+        .await
+        .map_err(|e| (e, before.clone()))?;
+    let unqueued = made.iter().any(not_queued);
+    before.extend(made);
+    if unqueued {
+        // Delivered again, the event requests those types anew.
+        return Err((
+            Error::unavailable(
+                "the generate queue",
+                "some of the outputs named at upload could not be queued",
+            ),
+            before,
         ));
     }
-    made.extend(live);
-    Ok(made)
+    Ok(before)
 }
 
 pub async fn get(records: &dyn Records, t: &TenantId, id: &OutputId) -> Result<Output> {
