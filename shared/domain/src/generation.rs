@@ -616,10 +616,11 @@ async fn enqueue(p: Ports<'_>, o: &Output, phase: Option<Phase>) -> Result<()> {
 /// answers unavailable, so that it is delivered again later; one that finds an older claim
 /// (its holder died: on-upload's timeout has passed) takes it over, and queues again the
 /// outputs the dead one wrote that no consumer has touched (it may have died before sending
-/// them; a job sent twice is charged once). A delivery that fails (the queue refused a job)
-/// gives the claim back (`requested`) with the ids of the outputs it made in
-/// `generation_outputs`, so that the next one, which reads them from the transcript, requests
-/// only the types that have none. The outputs named at creation are made once each.
+/// them; a job sent twice is charged once; if the queue fails it, it keeps the claim for the
+/// next takeover). Any other delivery that fails (the queue refused a job) gives the claim
+/// back (`requested`) with the ids of the outputs it made in `generation_outputs`, so that
+/// the next one, which reads them with the transcript, requests only the types that have
+/// none. The outputs named at creation are made once each.
 pub async fn after_upload(p: Ports<'_>, event_json: &[u8]) -> Result<Vec<Output>> {
     let mut made = Vec::new();
     for created in crate::uploads::parse_s3_event(event_json)? {
@@ -755,6 +756,9 @@ async fn request_after_upload(
             end_claim(p, &tr, claim, "queued", None, &[]).await?;
             Ok(made)
         }
+        // A takeover keeps its claim: the outputs it found may still be unsent, which only
+        // the next takeover (after the lease) sends again.
+        Err((e @ Error::Unavailable { .. }, _)) if takeover => Err(e),
         Err((e @ Error::Unavailable { .. }, made)) => {
             let ids: Vec<OutputId> = made.iter().map(|o| o.id).collect();
             end_claim(p, &tr, claim, "requested", None, &ids).await?;
