@@ -431,15 +431,21 @@ async fn outputs_need_credits_and_a_ready_transcript() {
     assert_eq!(st, StatusCode::CONFLICT);
 }
 
-/// The upload event the local store announced for the transcript just created (taken from
-/// the trigger's queue, to be delivered by hand).
-async fn upload_event(s: &Stack) -> String {
+/// A transcript created with its content and `output_types`, and the upload event the local
+/// store announced for it (taken from the trigger's queue, to be delivered by hand).
+async fn created_with_outputs(s: &Stack, who: &Who, output_types: &[&str]) -> (String, String) {
+    let (st, t) = s
+        .call(who, Method::POST, "/transcripts",
+              Some(&json!({"title": "Call", "type": "meeting", "content": corpus("vendor-json/dg_speakers.json"), "file_name": "call.json", "output_types": output_types}).to_string()))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{t}");
     let got = s
         .uploads
         .receive(1, Duration::from_secs(600), Duration::ZERO)
         .await
         .unwrap();
-    got.into_iter().next().expect("an upload event").body
+    let event = got.into_iter().next().expect("an upload event").body;
+    (t["id"].as_str().unwrap().to_string(), event)
 }
 
 /// One delivery of an upload event as on-upload handles it, over the stack's store, with this
@@ -583,13 +589,8 @@ fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
 async fn outputs_named_at_upload_are_made_once_when_a_delivery_fails_midway() {
     let s = Stack::seeded().await;
     let admin = s.who(T, ADMIN);
-    let (st, t) = s
-        .call(&admin, Method::POST, "/transcripts",
-              Some(&json!({"title": "Call", "type": "meeting", "content": corpus("vendor-json/dg_speakers.json"), "file_name": "call.json", "output_types": ["one_pager", "anchors"]}).to_string()))
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{t}");
-    let id = t["id"].as_str().unwrap();
-    let event = upload_event(&s).await;
+    let (id, event) = created_with_outputs(&s, &admin, &["one_pager", "anchors"]).await;
+    let id = id.as_str();
     let clock = ManualClock::at(SystemClock.now());
 
     // The first delivery queues one_pager's job, then the queue refuses anchors'.
@@ -644,13 +645,8 @@ async fn outputs_named_at_upload_are_made_once_when_a_delivery_fails_midway() {
 async fn a_delivery_that_died_holding_the_claim_is_taken_over_after_the_lease() {
     let s = Stack::seeded().await;
     let admin = s.who(T, ADMIN);
-    let (st, t) = s
-        .call(&admin, Method::POST, "/transcripts",
-              Some(&json!({"title": "Call", "type": "meeting", "content": corpus("vendor-json/dg_speakers.json"), "file_name": "call.json", "output_types": ["bytes"]}).to_string()))
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{t}");
-    let id = t["id"].as_str().unwrap();
-    let event = upload_event(&s).await;
+    let (id, event) = created_with_outputs(&s, &admin, &["bytes"]).await;
+    let id = id.as_str();
     let clock = ManualClock::at(SystemClock.now());
 
     // The first delivery parses the upload, claims the request, reserves and writes the
