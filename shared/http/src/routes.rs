@@ -126,10 +126,10 @@ pub struct Doc {
     pub errors: &'static [StatusCode],
 }
 
-/// Whether route tables carry their [`Doc`]s: with recap-http's `document` feature (the local
-/// stack, the tests, anything that builds the API description). Without it (the Lambda
-/// functions, which serve the generated file) the builders below leave `doc` empty, so that
-/// no schema code is linked into a function that never describes the API.
+/// Whether route tables carry their [`Doc`]s: with recap-http's `document` feature (the tests,
+/// and anything else that builds the API description). Without it (the Lambda functions and
+/// `recap serve`, which serve the generated file) the builders below leave `doc` empty, so that
+/// no schema code is linked into a binary that never describes the API.
 pub const DOCUMENTED: bool = cfg!(feature = "document");
 
 /// Builders of a route's [`Doc`], chained onto its table entry (a no-op without
