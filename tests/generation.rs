@@ -612,8 +612,8 @@ async fn outputs_named_at_upload_are_made_once_when_a_delivery_fails_midway() {
     let again = deliver(&s, &event, &counting, &clock).await.unwrap();
     assert_eq!(
         again.len(),
-        3,
-        "one_pager, the failed anchors, the new anchors: {again:?}"
+        2,
+        "one_pager (made before) and the new anchors: {again:?}"
     );
     assert_eq!(
         counting.sends.load(Ordering::SeqCst),
@@ -788,5 +788,37 @@ async fn a_request_whose_queue_fails_midway_answers_what_was_queued_and_what_fai
     assert_eq!(
         outputs_of(&s, &admin, &id).await,
         pairs(&[("anchors", "failed"), ("one_pager", "failed")])
+    );
+}
+
+#[tokio::test]
+async fn a_second_upload_of_the_transcript_requests_nothing_again() {
+    let s = Stack::seeded().await;
+    let admin = s.who(T, ADMIN);
+    let (id, event) = created_with_outputs(&s, &admin, &["one_pager"]).await;
+    let clock = SystemClock;
+    deliver(&s, &event, s.state.generate.as_ref(), &clock)
+        .await
+        .unwrap();
+    assert_eq!(
+        outputs_of(&s, &admin, &id).await,
+        pairs(&[("one_pager", "queued")])
+    );
+    // The same file PUT again: S3 announces it with a later sequencer, and it is parsed again.
+    let mut again: Value = serde_json::from_str(&event).unwrap();
+    let object = &mut again["Records"][0]["s3"]["object"];
+    assert!(object["sequencer"].is_string(), "{again}");
+    object["sequencer"] = json!("00000000000000FF");
+    let counting = Faulty::new(&s, 0, false);
+    deliver(&s, &again.to_string(), &counting, &clock)
+        .await
+        .unwrap();
+    let (_, tr) = s.get(&admin, &format!("/transcripts/{id}")).await;
+    assert_eq!(tr["sequencer"], "00000000000000FF", "parsed again: {tr}");
+    assert_eq!(tr["generation"], "queued", "{tr}");
+    assert_eq!(counting.sends.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        outputs_of(&s, &admin, &id).await,
+        pairs(&[("one_pager", "queued")])
     );
 }

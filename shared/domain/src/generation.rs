@@ -334,6 +334,9 @@ pub async fn request(
                 if let Ok(fresh) = get(p.records, &o.tenant, &o.id).await {
                     *o = fresh;
                 }
+                // What happened to its job, whether or not failing the record went through.
+                o.status = OutputStatus::Failed;
+                o.failure = Some(NOT_QUEUED.into());
             }
             break;
         }
@@ -343,6 +346,25 @@ pub async fn request(
 
 /// The failure of an output whose job the queue did not take.
 const NOT_QUEUED: &str = "the job could not be queued; request it again";
+
+fn not_queued(o: &Output) -> bool {
+    o.status == OutputStatus::Failed && o.failure.as_deref() == Some(NOT_QUEUED)
+}
+
+/// An error that asking again will not change: the request after upload is refused for good
+/// (`failed`). Any other (unavailable, a transaction collision, the unexpected) is answered,
+/// so that the event is delivered again.
+fn refusal(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::NotFound { .. }
+            | Error::Validation { .. }
+            | Error::Unauthenticated(_)
+            | Error::Forbidden(_)
+            | Error::InsufficientCredits { .. }
+            | Error::Conflict(Conflict::State(_))
+    )
+}
 
 /// Releases the reservations of outputs whose jobs were never queued, and fails them.
 async fn undo(p: Ports<'_>, outputs: &[Output], why: &str) {
@@ -753,21 +775,28 @@ async fn request_after_upload(
     }
     match request_missing(p, &tr, &made_before, takeover).await {
         Ok(made) => {
-            end_claim(p, &tr, claim, "queued", None, &[]).await?;
+            if !end_claim(p, &tr, claim, "queued", None, &[]).await? {
+                tracing::warn!(transcript = %id, "the claim was taken over before this delivery ended");
+            }
             Ok(made)
         }
-        // A takeover keeps its claim: the outputs it found may still be unsent, which only
-        // the next takeover (after the lease) sends again.
-        Err((e @ Error::Unavailable { .. }, _)) if takeover => Err(e),
-        Err((e @ Error::Unavailable { .. }, made)) => {
-            let ids: Vec<OutputId> = made.iter().map(|o| o.id).collect();
-            end_claim(p, &tr, claim, "requested", None, &ids).await?;
-            Err(e)
-        }
-        Err((e, _)) => {
+        Err((e, _)) if refusal(&e) => {
             tracing::warn!(error = %e, transcript = %id, "the outputs asked for at upload were refused");
             end_claim(p, &tr, claim, "failed", Some(e.to_string()), &[]).await?;
             Ok(Vec::new())
+        }
+        // A takeover keeps its claim: the outputs it found may still be unsent, which only
+        // the next takeover (after the lease) sends again.
+        Err((e, _)) if takeover => Err(e),
+        Err((e, made)) => {
+            // The outputs whose jobs went out; the next delivery requests the other types.
+            let ids: Vec<OutputId> = made
+                .iter()
+                .filter(|o| !not_queued(o))
+                .map(|o| o.id)
+                .collect();
+            end_claim(p, &tr, claim, "requested", None, &ids).await?;
+            Err(e)
         }
     }
 }
@@ -815,8 +844,6 @@ async fn request_missing(
             }
         }
     }
-    let not_queued =
-        |o: &Output| o.status == OutputStatus::Failed && o.failure.as_deref() == Some(NOT_QUEUED);
     let missing: Vec<String> = tr
         .output_types
         .iter()
@@ -1603,4 +1630,22 @@ pub async fn delete(p: Ports<'_>, a: &Access, id: &OutputId) -> Result<()> {
         .delete(&keys::output(&o.tenant, &o.id), vec![])
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_refusals_fail_the_request_after_upload_for_good() {
+        assert!(refusal(&Error::InsufficientCredits {
+            needed: 5,
+            available: 1
+        }));
+        assert!(refusal(&Error::Forbidden("no model allowed".into())));
+        assert!(refusal(&Conflict::State("not ready".into()).into()));
+        assert!(!refusal(&Conflict::TransactionConflict.into()));
+        assert!(!refusal(&Error::unavailable("the queue", "throttled")));
+        assert!(!refusal(&Error::unexpected("a response", "unreadable")));
+    }
 }

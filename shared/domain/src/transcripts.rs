@@ -838,8 +838,9 @@ async fn ready(
     {
         update = update.set("language", l.clone());
     }
-    if !tr.output_types.is_empty() {
-        // Requested by the upload trigger right after (`generation::after_upload`).
+    if !tr.output_types.is_empty() && tr.generation.is_none() {
+        // Requested by the upload trigger right after (`generation::after_upload`), once: a
+        // later upload of the same transcript (a PUT sent again) does not request them again.
         update = update.set("generation", "requested");
     }
     write_outcome(p, tr, update).await?;
