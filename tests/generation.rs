@@ -822,3 +822,56 @@ async fn a_second_upload_of_the_transcript_requests_nothing_again() {
         pairs(&[("one_pager", "queued")])
     );
 }
+
+#[tokio::test]
+async fn a_priced_output_named_at_upload_is_reserved_and_charged_once_across_a_takeover() {
+    // s0002 of dg_speakers.json says "Jessica, Christina, we are so proud of you."
+    let answer = json!({"bytes": [{"text": "Pride", "quote": "we are so proud of you", "segments": ["s0002"]}]});
+    let (s, fake, admin, _) = with_fake(vec![answer]).await;
+    let (st, pref) = s
+        .call(
+            &admin,
+            Method::PUT,
+            "/preferences/outputs/bytes",
+            Some(r#"{"model":"openai/gpt-4o-mini"}"#),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{pref}");
+    let (id, event) = created_with_outputs(&s, &admin, &["bytes"]).await;
+    let clock = ManualClock::at(SystemClock.now());
+
+    // The first delivery reserves and writes the output, then dies sending its job.
+    ingest(&s, &event, &clock).await.unwrap();
+    let hung = Faulty::new(&s, 1, true);
+    let died = tokio::time::timeout(
+        Duration::from_secs(2),
+        after_upload(&s, &event, &hung, &clock),
+    )
+    .await;
+    assert!(died.is_err(), "the delivery was cut off");
+    let credits = s.get(&admin, "/credits").await.1;
+    let reserved = credits["reserved"].as_u64().unwrap();
+    assert!(reserved > 0, "{credits}");
+
+    // Taken over after the lease: the same output's job is sent, nothing reserved again.
+    clock.advance(generation::UPLOAD_CLAIM_LEASE + Duration::from_secs(1));
+    deliver(&s, &event, s.state.generate.as_ref(), &clock)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get(&admin, "/credits").await.1["reserved"],
+        reserved,
+        "one reservation"
+    );
+    s.drain_jobs().await;
+    // gpt-4o-mini's fake answer: 1 credit, charged once; the model called once.
+    assert_eq!(
+        s.get(&admin, "/credits").await.1,
+        json!({"available": 99, "reserved": 0, "used": 1})
+    );
+    assert_eq!(*fake.calls.lock().unwrap(), 1);
+    assert_eq!(
+        outputs_of(&s, &admin, &id).await,
+        pairs(&[("bytes", "done")])
+    );
+}
