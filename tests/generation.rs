@@ -481,19 +481,25 @@ async fn after_upload(
     queue: &dyn Queue,
     clock: &dyn Clock,
 ) -> recap_domain::Result<Vec<generation::Output>> {
-    let st = &s.state;
     generation::after_upload(
         generation::Ports {
-            records: st.records.as_ref(),
-            files: st.files.as_ref(),
             queue,
             clock,
-            ids: st.ids.as_ref(),
-            models: st.models.as_ref(),
+            ..s.generation()
         },
         event.as_bytes(),
     )
     .await
+}
+
+/// A delivery that parses the upload, claims the request, reserves and writes the outputs,
+/// then dies waiting on the queue (the function timed out): its claim stays.
+async fn die_holding_the_claim(s: &Stack, event: &str, clock: &dyn Clock) {
+    ingest(s, event, clock).await.unwrap();
+    let hung = Faulty::new(s, 1, true);
+    let died =
+        tokio::time::timeout(Duration::from_secs(2), after_upload(s, event, &hung, clock)).await;
+    assert!(died.is_err(), "the delivery was cut off");
 }
 
 /// The stack's queue, counting its sends, but its `refuse`-th send (from 1; 0: none) is
@@ -649,16 +655,7 @@ async fn a_delivery_that_died_holding_the_claim_is_taken_over_after_the_lease() 
     let id = id.as_str();
     let clock = ManualClock::at(SystemClock.now());
 
-    // The first delivery parses the upload, claims the request, reserves and writes the
-    // output, then dies waiting on the queue (the function timed out): its claim stays.
-    ingest(&s, &event, &clock).await.unwrap();
-    let hung = Faulty::new(&s, 1, true);
-    let died = tokio::time::timeout(
-        Duration::from_secs(2),
-        after_upload(&s, &event, &hung, &clock),
-    )
-    .await;
-    assert!(died.is_err(), "the delivery was cut off");
+    die_holding_the_claim(&s, &event, &clock).await;
     let (_, tr) = s.get(&admin, &format!("/transcripts/{id}")).await;
     assert_eq!(tr["generation"], "requesting", "{tr}");
     assert_eq!(
@@ -841,14 +838,7 @@ async fn a_priced_output_named_at_upload_is_reserved_and_charged_once_across_a_t
     let clock = ManualClock::at(SystemClock.now());
 
     // The first delivery reserves and writes the output, then dies sending its job.
-    ingest(&s, &event, &clock).await.unwrap();
-    let hung = Faulty::new(&s, 1, true);
-    let died = tokio::time::timeout(
-        Duration::from_secs(2),
-        after_upload(&s, &event, &hung, &clock),
-    )
-    .await;
-    assert!(died.is_err(), "the delivery was cut off");
+    die_holding_the_claim(&s, &event, &clock).await;
     let credits = s.get(&admin, "/credits").await.1;
     let reserved = credits["reserved"].as_u64().unwrap();
     assert!(reserved > 0, "{credits}");

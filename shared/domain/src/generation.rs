@@ -26,7 +26,8 @@ use crate::money::{DEFAULT_RATE, Usage};
 use crate::outputs::{self, Verification};
 use crate::queue::{Message, Queue};
 use crate::records::{
-    Condition, Index, Item, Query, Records, Update, from_item, query_page, to_item, to_value,
+    Condition, Index, Item, Query, Records, Update, from_item, query_all_as, query_page, to_item,
+    to_value,
 };
 use crate::roles::Permission;
 use crate::transcripts::{self, Status};
@@ -789,12 +790,14 @@ async fn request_after_upload(
         // the next takeover (after the lease) sends again.
         Err((e, _)) if takeover => Err(e),
         Err((e, made)) => {
-            // The outputs whose jobs went out; the next delivery requests the other types.
-            let ids: Vec<OutputId> = made
-                .iter()
-                .filter(|o| !not_queued(o))
-                .map(|o| o.id)
-                .collect();
+            // The outputs whose jobs went out (those recorded before, whether or not this
+            // delivery read them back); the next delivery requests the other types.
+            let mut ids = made_before;
+            for o in made.iter().filter(|o| !not_queued(o)) {
+                if !ids.contains(&o.id) {
+                    ids.push(o.id);
+                }
+            }
             end_claim(p, &tr, claim, "requested", None, &ids).await?;
             Err(e)
         }
@@ -813,49 +816,48 @@ async fn request_missing(
     made_before: &[OutputId],
     takeover: bool,
 ) -> std::result::Result<Vec<Output>, (Error, Vec<Output>)> {
-    let mut before: Vec<Output> = Vec::new();
+    let mut made = Vec::new();
+    match add_missing(p, tr, made_before, takeover, &mut made).await {
+        Ok(()) => Ok(made),
+        Err(e) => Err((e, made)),
+    }
+}
+
+/// [`request_missing`]'s work: every output made, before or now, goes into `made`.
+async fn add_missing(
+    p: Ports<'_>,
+    tr: &transcripts::Transcript,
+    made_before: &[OutputId],
+    takeover: bool,
+    made: &mut Vec<Output>,
+) -> Result<()> {
     for id in made_before {
         match get(p.records, &tr.tenant, id).await {
-            Ok(o) => before.push(o),
+            Ok(o) => made.push(o),
             Err(Error::NotFound { .. }) => {}
-            Err(e) => return Err((e, Vec::new())),
+            Err(e) => return Err(e),
         }
     }
     if takeover {
-        let mut cursor = None;
-        loop {
-            let (page, next) = list(p.records, &tr.tenant, Some(&tr.id), 100, cursor)
-                .await
-                .map_err(|e| (e, before.clone()))?;
-            for o in page {
-                if tr.output_types.contains(&o.output_type) && !before.iter().any(|b| b.id == o.id)
-                {
-                    if o.status == OutputStatus::Queued && o.version == 0 {
-                        enqueue(p, &o, None)
-                            .await
-                            .map_err(|e| (e, before.clone()))?;
-                    }
-                    before.push(o);
+        let all: Vec<Output> =
+            query_all_as(p.records, outputs_query(&tr.tenant, Some(&tr.id))).await?;
+        for o in all {
+            if tr.output_types.contains(&o.output_type) && !made.iter().any(|m| m.id == o.id) {
+                if o.status == OutputStatus::Queued && o.version == 0 {
+                    enqueue(p, &o, None).await?;
                 }
-            }
-            match next {
-                Some(c) => cursor = Some(c),
-                None => break,
+                made.push(o);
             }
         }
     }
     let missing: Vec<String> = tr
         .output_types
         .iter()
-        .filter(|k| {
-            !before
-                .iter()
-                .any(|o| &o.output_type == *k && !not_queued(o))
-        })
+        .filter(|k| !made.iter().any(|o| &o.output_type == *k && !not_queued(o)))
         .cloned()
         .collect();
     if missing.is_empty() {
-        return Ok(before);
+        return Ok(());
     }
     let owner = access::Caller {
         tenant: tr.tenant,
@@ -863,25 +865,18 @@ async fn request_missing(
         email: None,
         platform_admin: false,
     };
-    let a = access::load(p.records, p.clock, &owner)
-        .await
-        .map_err(|e| (e, before.clone()))?;
-    let made = request(p, &a, &tr.id, &missing, None)
-        .await
-        .map_err(|e| (e, before.clone()))?;
-    let unqueued = made.iter().any(not_queued);
-    before.extend(made);
+    let a = access::load(p.records, p.clock, &owner).await?;
+    let now = request(p, &a, &tr.id, &missing, None).await?;
+    let unqueued = now.iter().any(not_queued);
+    made.extend(now);
     if unqueued {
         // Delivered again, the event requests those types anew.
-        return Err((
-            Error::unavailable(
-                "the generate queue",
-                "some of the outputs named at upload could not be queued",
-            ),
-            before,
+        return Err(Error::unavailable(
+            "the generate queue",
+            "some of the outputs named at upload could not be queued",
         ));
     }
-    Ok(before)
+    Ok(())
 }
 
 pub async fn get(records: &dyn Records, t: &TenantId, id: &OutputId) -> Result<Output> {
@@ -899,17 +894,17 @@ pub async fn list(
     limit: u32,
     cursor: Option<String>,
 ) -> Result<(Vec<Output>, Option<String>)> {
-    let query = match transcript {
-        Some(tr) => Query::partition(
-            keys::outputs_of_transcript(t, tr, &OutputId::from_uuid(uuid::Uuid::nil())).pk,
-        )
-        .on(Index::Gsi1),
-        None => {
-            Query::partition(keys::outputs_index(t, &OutputId::from_uuid(uuid::Uuid::nil())).pk)
-                .on(Index::Gsi2)
-        }
-    };
+    let query = outputs_query(t, transcript);
     query_page(records, query.descending().limit(limit).after(cursor)).await
+}
+
+/// A transcript's outputs (gsi1), or all of a tenant's (gsi2).
+fn outputs_query(t: &TenantId, transcript: Option<&TranscriptId>) -> Query {
+    let any = OutputId::from_uuid(uuid::Uuid::nil());
+    match transcript {
+        Some(tr) => Query::partition(keys::outputs_of_transcript(t, tr, &any).pk).on(Index::Gsi1),
+        None => Query::partition(keys::outputs_index(t, &any).pk).on(Index::Gsi2),
+    }
 }
 
 async fn update_output(p: Ports<'_>, o: &Output, update: Update) -> Result<()> {

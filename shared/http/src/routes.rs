@@ -104,11 +104,14 @@ pub struct RouteSpec {
     /// A valid request body, for the docs and the generated tests. `<user_id>` and the like
     /// stand for ids of the caller's tenant, which the tests fill in.
     pub example: Option<&'static str>,
-    pub handler: fn() -> MethodRouter<AppState>,
+    pub handler: Handler,
     /// What the API description (`openapi`) says of the route beyond the above; set with
     /// [`RouteSpec::ok`] and the other builders below.
     pub doc: Doc,
 }
+
+/// What builds a route's axum handler.
+pub type Handler = fn() -> MethodRouter<AppState>;
 
 /// Adds the schemas a body needs to the document's components, and answers the schema to use
 /// (a reference to one of them): [`openapi::named`] or [`openapi::page`] of a type.
@@ -206,16 +209,13 @@ pub fn table() -> Vec<RouteSpec> {
     Group::ALL.into_iter().flat_map(Group::routes).collect()
 }
 
-/// A route of `group` over `data`; the closures of the group functions below fill these in.
-fn route(
-    (group, data): (Group, Data),
-    method: Method,
-    path: &'static str,
-    need: Need,
-    example: Option<&'static str>,
-    handler: fn() -> MethodRouter<AppState>,
-) -> RouteSpec {
-    RouteSpec {
+/// The route builder of a group's function below: each call is one route of `group` over
+/// `data` (method, path, need, example body, handler), documented with the builders above.
+fn route_in(
+    group: Group,
+    data: Data,
+) -> impl Fn(Method, &'static str, Need, Option<&'static str>, Handler) -> RouteSpec {
+    move |method, path, need, example, handler| RouteSpec {
         method,
         path,
         need,
@@ -230,16 +230,7 @@ fn route(
 /// The routes of teams, members, roles, users, tenant settings, `/me` (`functions/api-teams`).
 pub fn teams() -> Vec<RouteSpec> {
     use Permission::*;
-    let r = |method, path, need, example, handler| {
-        route(
-            (Group::Teams, Data::Tenant),
-            method,
-            path,
-            need,
-            example,
-            handler,
-        )
-    };
+    let r = route_in(Group::Teams, Data::Tenant);
     vec![
         r(Method::GET, "/me", Need::Caller, None, || get(me::me))
             .ok::<me::Me>("The caller: user record, tenant role, permissions and team roles"),
@@ -383,16 +374,7 @@ pub fn teams() -> Vec<RouteSpec> {
 /// The routes of transcripts and quotes (`functions/api-transcripts`).
 pub fn transcripts() -> Vec<RouteSpec> {
     use Permission::*;
-    let tr = |method, path, need, example, handler| {
-        route(
-            (Group::Transcripts, Data::Tenant),
-            method,
-            path,
-            need,
-            example,
-            handler,
-        )
-    };
+    let tr = route_in(Group::Transcripts, Data::Tenant);
     vec![
         tr(
             Method::GET,
@@ -444,16 +426,7 @@ pub fn transcripts() -> Vec<RouteSpec> {
 /// The routes of credits, purchases, billing records, usage, tiers and subscriptions (`functions/api-billing`).
 pub fn billing() -> Vec<RouteSpec> {
     use Permission::*;
-    let bill = |method, path, need, example, handler| {
-        route(
-            (Group::Billing, Data::Tenant),
-            method,
-            path,
-            need,
-            example,
-            handler,
-        )
-    };
+    let bill = route_in(Group::Billing, Data::Tenant);
     vec![
         bill(Method::GET, "/credits", Need::Caller, None, || {
             get(billing::my_credits)
@@ -550,26 +523,8 @@ pub fn billing() -> Vec<RouteSpec> {
 /// The routes of providers, models with their prices, and transcript types (built-in and the tenant's own, tenant data) (`functions/api-catalog`).
 pub fn catalog() -> Vec<RouteSpec> {
     use Permission::*;
-    let typ = |method, path, need, example, handler| {
-        route(
-            (Group::Catalog, Data::Tenant),
-            method,
-            path,
-            need,
-            example,
-            handler,
-        )
-    };
-    let cat = |method, path, need, example, handler| {
-        route(
-            (Group::Catalog, Data::Catalog),
-            method,
-            path,
-            need,
-            example,
-            handler,
-        )
-    };
+    let typ = route_in(Group::Catalog, Data::Tenant);
+    let cat = route_in(Group::Catalog, Data::Catalog);
     vec![
         typ(
             Method::GET,
@@ -644,16 +599,7 @@ pub fn catalog() -> Vec<RouteSpec> {
 /// (`functions/api-outputs`).
 pub fn outputs() -> Vec<RouteSpec> {
     use Permission::*;
-    let out = |method, path, need, example, handler| {
-        route(
-            (Group::Outputs, Data::Tenant),
-            method,
-            path,
-            need,
-            example,
-            handler,
-        )
-    };
+    let out = route_in(Group::Outputs, Data::Tenant);
     vec![
         out(
             Method::GET,
@@ -693,16 +639,7 @@ pub fn outputs() -> Vec<RouteSpec> {
 /// tenant's output constraints (`functions/api-generation`).
 pub fn generation() -> Vec<RouteSpec> {
     use Permission::*;
-    let req = |method, path, need, example, handler| {
-        route(
-            (Group::Generation, Data::Tenant),
-            method,
-            path,
-            need,
-            example,
-            handler,
-        )
-    };
+    let req = route_in(Group::Generation, Data::Tenant);
     vec![
         req(
             Method::POST,
@@ -772,16 +709,7 @@ pub fn generation() -> Vec<RouteSpec> {
 /// The routes of playlists and their items (`functions/api-playlists`).
 pub fn playlists() -> Vec<RouteSpec> {
     use Permission::*;
-    let pl = |method, path, need, example, handler| {
-        route(
-            (Group::Playlists, Data::Tenant),
-            method,
-            path,
-            need,
-            example,
-            handler,
-        )
-    };
+    let pl = route_in(Group::Playlists, Data::Tenant);
     vec![
         pl(
             Method::GET,
