@@ -7,6 +7,7 @@
 //! It runs on the same data directory as `recap serve`, as the demo tenant whose token `recap
 //! serve` prints, so the server shows the demo's transcript and outputs afterwards.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use anyhow::{Context as _, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use recap_domain::access::{self, Access};
 use recap_domain::generation::{self, DEFAULT_MODEL, Output, OutputStatus};
+use recap_domain::ids::OutputId;
 use recap_domain::transcripts::{self, NewTranscript, Status, Transcript};
 use recap_embedded::EmbeddedStore;
 use recap_http::AppState;
@@ -60,6 +62,10 @@ pub struct OutputReport {
     pub output: Output,
     /// The files written, in the output's order.
     pub written: Vec<PathBuf>,
+    /// Why its job failed, when it failed transiently (a provider's 5xx after the retries a
+    /// job makes, a timeout): the job waits in the queue for another receive, which the demo
+    /// does not wait for.
+    pub retrying: Option<String>,
 }
 
 impl DemoReport {
@@ -152,9 +158,13 @@ pub async fn run(opts: &DemoOptions, draw: ProgressDrawTarget) -> anyhow::Result
         .clone()
         .unwrap_or_else(|| default_out_dir(&opts.file));
     let mut reports = Vec::with_capacity(outputs.len());
-    for output in outputs {
+    for (output, retrying) in outputs {
         let written = write_files(&state, &output, &out_dir).await?;
-        reports.push(OutputReport { output, written });
+        reports.push(OutputReport {
+            output,
+            written,
+            retrying,
+        });
     }
     Ok(DemoReport {
         transcript: tr,
@@ -297,9 +307,9 @@ async fn ingest(
         match now.status {
             Status::Ready => {
                 bar.finish_with_message(format!(
-                    "ready: {}, {} segments",
+                    "ready: {}, {}",
                     now.format.map(|f| f.label()).unwrap_or("transcript"),
-                    now.segment_count.unwrap_or_default()
+                    counted(now.segment_count.unwrap_or_default(), "segment")
                 ));
                 return Ok(now);
             }
@@ -325,27 +335,47 @@ async fn ingest(
     }
 }
 
+/// An output with why its job failed, if it failed transiently and waits for another receive.
+type Watched = (Output, Option<String>);
+
 /// Runs the generate consumer (as `recap serve` does, in the background) while the records
-/// are read for each output's progress, until every output is done or failed.
+/// are read for each output's progress, until every output is done, failed, or failed
+/// transiently (its job back in the queue, received again only after the queue's visibility
+/// timeout: minutes, which the demo does not wait).
 async fn generate(
     state: &AppState,
     progress: &MultiProgress,
     requested: &[Output],
     deadline: tokio::time::Instant,
-) -> anyhow::Result<Vec<Output>> {
+) -> anyhow::Result<Vec<Watched>> {
     let bars: Vec<ProgressBar> = requested
         .iter()
         .map(|o| spinner(progress, &o.output_type, "queued"))
         .collect();
     let consumer_state = state.clone();
+    let (retries, mut retrying) = tokio::sync::mpsc::unbounded_channel();
     let mut consumer = tokio::spawn(async move {
         loop {
-            if let Err(e) = crate::process_generate_jobs(&consumer_state, POLL).await {
-                return e;
+            match crate::process_generate_jobs(&consumer_state, POLL).await {
+                Ok(pass) => {
+                    for failed in pass.retrying {
+                        // The watcher is gone only once the demo is over.
+                        let _ = retries.send(failed);
+                    }
+                }
+                Err(e) => return e,
             }
         }
     });
-    let result = watch(state, &bars, requested, &mut consumer, deadline).await;
+    let result = watch(
+        state,
+        &bars,
+        requested,
+        &mut consumer,
+        &mut retrying,
+        deadline,
+    )
+    .await;
     consumer.abort();
     for bar in &bars {
         if !bar.is_finished() {
@@ -360,13 +390,25 @@ async fn watch(
     bars: &[ProgressBar],
     requested: &[Output],
     consumer: &mut tokio::task::JoinHandle<recap_domain::Error>,
+    retrying: &mut tokio::sync::mpsc::UnboundedReceiver<(Option<OutputId>, String)>,
     deadline: tokio::time::Instant,
-) -> anyhow::Result<Vec<Output>> {
+) -> anyhow::Result<Vec<Watched>> {
     let records = state.records.as_ref();
+    let mut failed_jobs: HashMap<OutputId, String> = HashMap::new();
     loop {
+        while let Ok((id, why)) = retrying.try_recv() {
+            if let Some(id) = id {
+                failed_jobs.insert(id, why);
+            }
+        }
         let mut outputs = Vec::with_capacity(requested.len());
         for (r, bar) in requested.iter().zip(bars) {
             let o = generation::get(records, &r.tenant, &r.id).await?;
+            let finished = matches!(o.status, OutputStatus::Done | OutputStatus::Failed);
+            let retry = failed_jobs.get(&o.id).filter(|_| !finished).cloned();
+            if let (Some(why), false) = (&retry, bar.is_finished()) {
+                give_up(bar, format!("failed for now, back in the queue: {why}"));
+            }
             if !bar.is_finished() {
                 match o.status {
                     OutputStatus::Queued => bar.set_message("queued"),
@@ -387,12 +429,11 @@ async fn watch(
                     ),
                 }
             }
-            outputs.push(o);
+            outputs.push((o, retry));
         }
-        if outputs
-            .iter()
-            .all(|o| matches!(o.status, OutputStatus::Done | OutputStatus::Failed))
-        {
+        if outputs.iter().all(|(o, retry)| {
+            retry.is_some() || matches!(o.status, OutputStatus::Done | OutputStatus::Failed)
+        }) {
             return Ok(outputs);
         }
         if consumer.is_finished() {
@@ -404,8 +445,11 @@ async fn watch(
         if tokio::time::Instant::now() >= deadline {
             let waiting: Vec<&str> = outputs
                 .iter()
-                .filter(|o| !matches!(o.status, OutputStatus::Done | OutputStatus::Failed))
-                .map(|o| o.output_type.as_str())
+                .filter(|(o, retry)| {
+                    retry.is_none()
+                        && !matches!(o.status, OutputStatus::Done | OutputStatus::Failed)
+                })
+                .map(|(o, _)| o.output_type.as_str())
                 .collect();
             bail!(
                 "gave up waiting for {}; `recap serve` on the same data directory finishes them",
@@ -452,12 +496,12 @@ pub fn print_report(report: &DemoReport, out: &mut impl Write) -> std::io::Resul
     let tr = &report.transcript;
     writeln!(
         out,
-        "Transcript {} \"{}\": {}, {} segments, {} speakers, {}",
+        "Transcript {} \"{}\": {}, {}, {}, {}",
         tr.id,
         tr.title,
         tr.format.map(|f| f.label()).unwrap_or("transcript"),
-        tr.segment_count.unwrap_or_default(),
-        tr.speakers.len(),
+        counted(tr.segment_count.unwrap_or_default(), "segment"),
+        counted(tr.speakers.len() as u64, "speaker"),
         duration(tr.duration_ms.unwrap_or_default()),
     )?;
     writeln!(out)?;
@@ -482,6 +526,7 @@ pub fn print_report(report: &DemoReport, out: &mut impl Write) -> std::io::Resul
                 match o.status {
                     OutputStatus::Done => "done",
                     OutputStatus::Failed => "failed",
+                    _ if r.retrying.is_some() => "retrying",
                     OutputStatus::Queued => "queued",
                     OutputStatus::Running => "running",
                 }
@@ -534,21 +579,35 @@ pub fn print_report(report: &DemoReport, out: &mut impl Write) -> std::io::Resul
         .sum();
     writeln!(out)?;
     writeln!(out, "Total: {credits} credits ({})", usd(micro))?;
-    for r in report
-        .outputs
-        .iter()
-        .filter(|r| r.output.status == OutputStatus::Failed)
-    {
-        writeln!(
-            out,
-            "{} failed: {}",
-            r.output.output_type,
-            r.output.failure.as_deref().unwrap_or("no reason given")
-        )?;
+    for r in &report.outputs {
+        if r.output.status == OutputStatus::Failed {
+            writeln!(
+                out,
+                "{} failed: {}",
+                r.output.output_type,
+                r.output.failure.as_deref().unwrap_or("no reason given")
+            )?;
+        } else if let Some(why) = &r.retrying {
+            writeln!(
+                out,
+                "{} failed for now: {why}; its job is back in the queue, and `recap serve` on the same data directory tries it again within {} minutes",
+                r.output.output_type,
+                crate::GENERATE_VISIBILITY.as_secs() / 60
+            )?;
+        }
     }
     let files: usize = report.outputs.iter().map(|r| r.written.len()).sum();
     writeln!(out, "Wrote {files} files to {}", report.out_dir.display())?;
     Ok(())
+}
+
+/// `1 segment`, `3 segments`.
+fn counted(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 fn duration(ms: u64) -> String {
@@ -574,6 +633,13 @@ mod tests {
             default_out_dir(Path::new("..")),
             Path::new("recap-demo/transcript")
         );
+    }
+
+    #[test]
+    fn counts_are_singular_for_one() {
+        assert_eq!(counted(1, "segment"), "1 segment");
+        assert_eq!(counted(0, "speaker"), "0 speakers");
+        assert_eq!(counted(22, "segment"), "22 segments");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use recap_domain::clock::{SystemClock, SystemIds};
+use recap_domain::ids::OutputId;
 use recap_domain::queue::Queue;
 use recap_domain::transcripts::{self, Ports};
 use recap_embedded::{EmbeddedFiles, EmbeddedQueue, EmbeddedStore, QueueConfig, files_router};
@@ -131,7 +132,7 @@ pub const GENERATE_QUEUE: &str = "generate";
 pub const GENERATE_DLQ: &str = "generate-dlq";
 pub const GENERATE_MAX_RECEIVES: u32 = 5;
 /// A job is hidden from other consumers this long while it runs.
-const GENERATE_VISIBILITY: Duration = Duration::from_secs(300);
+pub(crate) const GENERATE_VISIBILITY: Duration = Duration::from_secs(300);
 
 pub fn generate_queue(store: &EmbeddedStore) -> EmbeddedQueue {
     store.queue(QueueConfig::new(GENERATE_QUEUE).dead_letter(GENERATE_DLQ, GENERATE_MAX_RECEIVES))
@@ -148,13 +149,24 @@ pub(crate) fn generation_ports(state: &AppState) -> recap_domain::generation::Po
     }
 }
 
+/// What one pass of the local generate consumer did.
+#[derive(Debug, Default)]
+pub struct GeneratePass {
+    /// Jobs that ended (made, failed for good, or found finished) and left the queue.
+    pub handled: usize,
+    /// Jobs that failed and stay in the queue, to be received again once its visibility
+    /// timeout has passed: the output each was for (`None` for a message that names none)
+    /// and why it failed.
+    pub retrying: Vec<(Option<OutputId>, String)>,
+}
+
 /// One pass of the local generate consumer: the same work as the `generate` function, on the
 /// embedded queue. A job that fails transiently goes back to the queue; on its last receive it
 /// fails for good and its reservation is released.
 pub async fn process_generate_jobs(
     state: &AppState,
     wait: Duration,
-) -> recap_domain::Result<usize> {
+) -> recap_domain::Result<GeneratePass> {
     let ports = generation_ports(state);
     // The jobs of a batch run at once: the outputs of one request call their models side by
     // side (the later ones after the first has cached the shared prompt).
@@ -167,19 +179,22 @@ pub async fn process_generate_jobs(
         match recap_domain::generation::process(ports, &m.body, last).await {
             Ok(done) => {
                 tracing::info!(?done, "generation job");
-                state.generate.delete(&m.receipt).await.map(|_| 1)
+                state.generate.delete(&m.receipt).await.map(|_| None)
             }
             Err(e) => {
                 tracing::error!(error = %e, receive_count = m.receive_count, "a generation job failed; it will be retried");
-                Ok(0)
+                Ok(Some((recap_domain::generation::job_output(&m.body), e.to_string())))
             }
         }
     });
-    let mut handled = 0;
+    let mut pass = GeneratePass::default();
     for r in futures::future::join_all(runs).await {
-        handled += r?;
+        match r? {
+            None => pass.handled += 1,
+            Some(failed) => pass.retrying.push(failed),
+        }
     }
-    Ok(handled)
+    Ok(pass)
 }
 
 /// One pass of the local upload trigger: receives waiting upload events (waiting up to `wait`

@@ -240,3 +240,48 @@ fn bad_files_fail_with_one_clear_line() {
         "{err}"
     );
 }
+
+/// A provider that cannot be reached fails the job transiently: it goes back to the queue for
+/// a later receive (minutes away), which the demo reports at once instead of waiting for it.
+#[test]
+fn an_unreachable_provider_is_reported_as_retrying_without_waiting_for_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nobody listens on: every attempt is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", closed.local_addr().unwrap());
+    drop(closed);
+    let started = std::time::Instant::now();
+    let run = Command::new(env!("CARGO_BIN_EXE_recap"))
+        .arg("demo")
+        .arg(corpus("webvtt-py/sample.vtt"))
+        .args(["--outputs", "bytes", "--model", "openai/gpt-4o-mini"])
+        .args(["--timeout", "120", "--data"])
+        .arg(dir.path().join("data"))
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .env_remove("RECAP_JWT_SECRET")
+        .env("OPENAI_API_KEY", "sk-test")
+        .env("RECAP_OPENAI_BASE_URL", &url)
+        .env("RECAP_AI_RETRY_BUDGET_SECS", "1")
+        .output()
+        .expect("run recap");
+    let (stdout, stderr) = (text(&run.stdout), text(&run.stderr));
+    assert_eq!(run.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        !stderr.contains("gave up waiting"),
+        "reported before the timeout: {stderr}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(100),
+        "{stderr}"
+    );
+    assert_eq!(row(&stdout, "bytes")[1], "retrying", "{stdout}");
+    assert!(
+        stdout.contains("bytes failed for now:")
+            && stdout.contains("`recap serve` on the same data directory tries it again"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("1 of 1 outputs failed"), "{stderr}");
+}

@@ -113,7 +113,8 @@ impl Stack {
         loop {
             let n = recap::process_generate_jobs(&self.state, Duration::ZERO)
                 .await
-                .unwrap();
+                .unwrap()
+                .handled;
             if n == 0 {
                 return total;
             }

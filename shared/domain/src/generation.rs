@@ -966,6 +966,13 @@ fn prefix(t: &Normalized, segments: std::ops::RangeInclusive<usize>) -> String {
     out
 }
 
+/// The output a generation job's message is for (`None` for a message that is not a job).
+pub fn job_output(body: &str) -> Option<OutputId> {
+    serde_json::from_str::<JobMessage>(body)
+        .ok()
+        .map(|m| m.output)
+}
+
 /// The generate consumer's work for one message. `last_attempt`: the queue will not deliver it
 /// again, so a transient failure fails the output (and releases its reservation) now.
 #[tracing::instrument(skip_all)]
