@@ -195,9 +195,12 @@ fn conclude(
     if f.mode == Mode::Strict
         && let Some(n) = diag.notes.iter().find(|n| n.kind.is_repair())
     {
+        // A repair's warning says what is wrong, then (after "; ") what lenient mode did
+        // about it, which strict mode does not do.
+        let problem = n.message.split_once("; ").map_or(&*n.message, |(p, _)| p);
         return Err(ParseError::Invalid {
             line: n.line,
-            message: n.message.clone(),
+            message: problem.to_string(),
         });
     }
     if segments.is_empty() {

@@ -101,7 +101,7 @@ fn utf8<'a>(bytes: &'a [u8], diag: &mut Diag) -> Cow<'a, str> {
                 WarningKind::InvalidUtf8,
                 Some(line),
                 format!(
-                    "bytes that are not UTF-8 (first at byte {}) were replaced with U+FFFD",
+                    "bytes that are not UTF-8 (first at byte {}); replaced with U+FFFD",
                     e.valid_up_to()
                 ),
             );

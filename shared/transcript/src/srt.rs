@@ -238,10 +238,7 @@ fn other_cues<'a>(
                     None => diag.warn(
                         WarningKind::OrphanText,
                         line_no(i),
-                        format!(
-                            "text outside any cue was dropped: `{}`",
-                            short(lines[i].text)
-                        ),
+                        format!("text outside any cue: `{}`; dropped", short(lines[i].text)),
                     ),
                 }
                 i = j;

@@ -325,7 +325,7 @@ impl<'a> Parser<'a, '_> {
             diag.warn(
                 WarningKind::WhitespaceLine,
                 self.line_no(index),
-                "a line of only spaces was read as a blank line",
+                "a line holds only spaces; read as a blank line",
             );
         }
     }

@@ -51,7 +51,7 @@ pub(crate) fn parse(src: &str, mode: Mode, mut diag: Diag) -> Result<Transcript,
             diag.warn(
                 WarningKind::InvalidEntry,
                 line,
-                "a caption without a readable start time was dropped",
+                "a caption has no readable start time; dropped",
             );
             continue;
         };

@@ -50,7 +50,18 @@ fn errors_are_one_clear_sentence() {
     let e = strict("1\n00:00:01.000 --> 00:00:02,000\nhi\n", "a.srt").unwrap_err();
     assert_eq!(
         e.to_string(),
-        "line 2: the timing line `00:00:01.000 --> 00:00:02,000` has a dot before the milliseconds; read anyway"
+        "line 2: the timing line `00:00:01.000 --> 00:00:02,000` has a dot before the milliseconds"
+    );
+    // Strict mode says what is wrong, not what lenient mode would have done about it.
+    let e = strict("1\n00:00:01,000 --> 00:00:02,000\nhi\n\nthere\n", "b.srt").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "line 5: the text of a cue goes on after a blank line"
+    );
+    let warned = lenient("1\n00:00:01,000 --> 00:00:02,000\nhi\n\nthere\n", "b.srt").unwrap();
+    assert_eq!(
+        warned.warnings[0].message,
+        "the text of a cue goes on after a blank line; kept in that cue"
     );
     let e = lenient("{\"hello\": 1}", "a.json").unwrap_err();
     assert!(e.to_string().contains("not from Whisper"), "{e}");
