@@ -188,12 +188,19 @@ pub struct ProviderConfig {
     pub gemini: Endpoint,
     pub openai_compatible: CompatibleEndpoint,
     pub retry: RetryPolicy,
+    /// How long the other outputs of one request wait after the first one's call starts, so
+    /// that the provider has cached the shared transcript (about the time to a first token).
+    pub cache_warmup: Duration,
 }
 
 /// Variables read besides the keys and base URLs.
 pub const COMPATIBLE_FORMAT_VAR: &str = "RECAP_OPENAI_COMPATIBLE_RESPONSE_FORMAT";
 pub const BUDGET_VAR: &str = "RECAP_AI_RETRY_BUDGET_SECS";
 pub const ATTEMPT_TIMEOUT_VAR: &str = "RECAP_AI_ATTEMPT_TIMEOUT_SECS";
+/// Milliseconds, 0 (no wait) to [`MAX_CACHE_WARMUP`]; [`DEFAULT_CACHE_WARMUP`] when unset.
+pub const CACHE_WARMUP_VAR: &str = "RECAP_CACHE_WARMUP_MS";
+pub const DEFAULT_CACHE_WARMUP: Duration = Duration::from_millis(1_500);
+pub const MAX_CACHE_WARMUP: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -280,6 +287,19 @@ impl ProviderConfig {
         if let Some(secs) = seconds(&set, ATTEMPT_TIMEOUT_VAR)? {
             retry.attempt_timeout = secs;
         }
+        let cache_warmup = match set(CACHE_WARMUP_VAR) {
+            None => DEFAULT_CACHE_WARMUP,
+            Some(value) => match value.trim().parse::<u64>().map(Duration::from_millis) {
+                Ok(ms) if ms <= MAX_CACHE_WARMUP => ms,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        var: CACHE_WARMUP_VAR,
+                        expected: "a whole number of milliseconds from 0 to 60000",
+                        value,
+                    });
+                }
+            },
+        };
         Ok(Self {
             openai: endpoint(ProviderKind::OpenAi),
             anthropic: endpoint(ProviderKind::Anthropic),
@@ -291,6 +311,7 @@ impl ProviderConfig {
                 format,
             },
             retry,
+            cache_warmup,
         })
     }
 }
@@ -443,8 +464,14 @@ mod tests {
             (BUDGET_VAR, "300"),
             (ATTEMPT_TIMEOUT_VAR, "240"),
             (COMPATIBLE_FORMAT_VAR, "json_object"),
+            (CACHE_WARMUP_VAR, "0"),
         ]))
         .unwrap();
+        assert_eq!(config.cache_warmup, Duration::ZERO);
+        assert_eq!(
+            ProviderConfig::from_vars(&vars(&[])).unwrap().cache_warmup,
+            DEFAULT_CACHE_WARMUP
+        );
         assert_eq!(config.retry.budget, Duration::from_secs(300));
         assert_eq!(config.retry.attempt_timeout, Duration::from_secs(240));
         assert_eq!(
@@ -457,6 +484,9 @@ mod tests {
             (BUDGET_VAR, "1.5"),
             (ATTEMPT_TIMEOUT_VAR, "soon"),
             (COMPATIBLE_FORMAT_VAR, "xml"),
+            (CACHE_WARMUP_VAR, "1.5s"),
+            (CACHE_WARMUP_VAR, "60001"),
+            (CACHE_WARMUP_VAR, "-1"),
         ] {
             let err = ProviderConfig::from_vars(&vars(&[(var, value)])).unwrap_err();
             assert!(err.to_string().contains(var), "{err}");

@@ -26,9 +26,9 @@ mod transport;
 
 pub use anthropic::{ANTHROPIC_VERSION, AnthropicClient};
 pub use config::{
-    ATTEMPT_TIMEOUT_VAR, ApiKey, BUDGET_VAR, COMPATIBLE_FORMAT_VAR, CompatibleEndpoint,
-    CompatibleFormat, ConfigError, Endpoint, EnvKeys, KeySource, KeySourceError, ProviderConfig,
-    ProviderKind, RetryPolicy,
+    ATTEMPT_TIMEOUT_VAR, ApiKey, BUDGET_VAR, CACHE_WARMUP_VAR, COMPATIBLE_FORMAT_VAR,
+    CompatibleEndpoint, CompatibleFormat, ConfigError, Endpoint, EnvKeys, KeySource,
+    KeySourceError, ProviderConfig, ProviderKind, RetryPolicy,
 };
 pub use gemini::GeminiClient;
 pub use openai::OpenAiClient;
@@ -123,13 +123,18 @@ fn build(
 #[derive(Clone, Default)]
 pub struct Providers {
     clients: HashMap<ProviderKind, Arc<dyn Models>>,
+    cache_warmup: std::time::Duration,
 }
 
 impl Providers {
     pub fn from_config(config: &ProviderConfig) -> Result<Self, BuildError> {
         let mut clients = HashMap::new();
+        let cache_warmup = config.cache_warmup;
         if !ProviderKind::ALL.iter().any(|k| config.is_configured(*k)) {
-            return Ok(Self { clients });
+            return Ok(Self {
+                clients,
+                cache_warmup,
+            });
         }
         let http = Http::for_policy(&config.retry)?;
         for kind in ProviderKind::ALL {
@@ -137,7 +142,10 @@ impl Providers {
                 clients.insert(kind, client);
             }
         }
-        Ok(Self { clients })
+        Ok(Self {
+            clients,
+            cache_warmup,
+        })
     }
 
     /// The client for a catalog provider name; `None` when unknown or not configured.
@@ -155,7 +163,7 @@ impl Providers {
             .collect();
         CatalogModels {
             clients,
-            cache_warmup: cache_warmup_from_env(),
+            cache_warmup: self.cache_warmup,
         }
     }
 
@@ -181,19 +189,6 @@ impl std::fmt::Debug for Providers {
 pub struct CatalogModels {
     clients: HashMap<String, Arc<dyn Models>>,
     cache_warmup: std::time::Duration,
-}
-
-/// `RECAP_CACHE_WARMUP_MS`: how long the other outputs of one request wait after the first
-/// one's call starts, so that the provider has cached the shared transcript (about the time
-/// to a first token; 1,500 ms when unset, 0 to not wait).
-pub const CACHE_WARMUP_VAR: &str = "RECAP_CACHE_WARMUP_MS";
-
-fn cache_warmup_from_env() -> std::time::Duration {
-    let ms = std::env::var(CACHE_WARMUP_VAR)
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or(1_500);
-    std::time::Duration::from_millis(ms.min(60_000))
 }
 
 impl CatalogModels {
