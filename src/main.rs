@@ -107,6 +107,19 @@ async fn main() -> std::process::ExitCode {
     }
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // `recap transcript parse FILE | head`: the reader left; end quietly, as the shell's
+        // tools do when SIGPIPE ends them (status 128 + 13).
+        Err(e)
+            if e.chain().any(|c| {
+                let kind = c
+                    .downcast_ref::<std::io::Error>()
+                    .map(std::io::Error::kind)
+                    .or_else(|| c.downcast_ref::<serde_json::Error>()?.io_error_kind());
+                kind == Some(std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            std::process::ExitCode::from(141)
+        }
         Err(e) => {
             eprintln!("recap: {e:#}");
             std::process::ExitCode::FAILURE
@@ -169,7 +182,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Reconcile { data } => {
-            let store = recap_embedded::EmbeddedStore::open(&data)?;
+            use anyhow::Context as _;
+            let store = recap_embedded::EmbeddedStore::open(&data).with_context(|| {
+                format!(
+                    "opening the data directory {} (stop `recap serve` on it, or pass another --data)",
+                    data.display()
+                )
+            })?;
             let records = store.records();
             let report =
                 recap_domain::reconcile::run(&records, &recap_domain::clock::SystemClock).await?;

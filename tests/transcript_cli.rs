@@ -94,3 +94,26 @@ fn empty_and_non_transcript_files_fail_with_one_clear_line() {
     assert!(!out.status.success());
     assert!(stderr_line(&out).contains("cannot read"));
 }
+
+/// `recap transcript parse FILE | head`: the reader goes away early; recap ends quietly with
+/// the status a SIGPIPE'd tool has, not with an error message.
+#[test]
+fn a_reader_that_stops_early_ends_it_quietly() {
+    use std::io::Read;
+    // About 140 KB of JSON: more than a pipe holds.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_recap"))
+        .args(["transcript", "parse"])
+        .arg(corpus("webvtt-py/netflix_chicas_del_cable.vtt"))
+        .env("RUST_LOG", "off")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run recap");
+    let mut head = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+    // The pipe's read end is closed here.
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(&head[..1], b"{");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(out.status.code(), Some(141));
+}
