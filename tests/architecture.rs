@@ -108,9 +108,15 @@ const SDK_CLIENTS: &[(&str, &[&str])] = &[
     // Presigned uploads and downloads; no queue: on-upload requests the outputs named at
     // creation, after the upload.
     ("api-transcripts", &["aws-sdk-dynamodb", "aws-sdk-s3"]),
+    // SSM: the providers' keys, read once at start-up.
     (
         "generate",
-        &["aws-sdk-dynamodb", "aws-sdk-s3", "aws-sdk-sqs"],
+        &[
+            "aws-sdk-dynamodb",
+            "aws-sdk-s3",
+            "aws-sdk-sqs",
+            "aws-sdk-ssm",
+        ],
     ),
     (
         "on-upload",

@@ -417,3 +417,78 @@ fn each_api_function_serves_its_own_groups_table() {
         );
     }
 }
+
+/// Provider keys: every function's environment names the SSM parameters that hold them (the
+/// template's parameters, empty for none), never a key itself; only generate's role may read
+/// parameters, and only those.
+#[test]
+fn provider_keys_are_ssm_parameters_only_generate_may_read() {
+    let params = template()["Parameters"].as_object().expect("Parameters");
+    let mut key_params = BTreeSet::new();
+    for f in functions() {
+        for kind in recap_ai::ProviderKind::ALL {
+            assert!(
+                f.env(kind.key_var()).is_none(),
+                "{} holds a key itself in {}",
+                f.id,
+                kind.key_var()
+            );
+            let var = kind.key_parameter_var();
+            let param = f
+                .env(var)
+                .and_then(referenced)
+                .unwrap_or_else(|| panic!("{} does not set {var} from a parameter", f.id));
+            assert_eq!(
+                params[param]["Default"], "",
+                "{param}: no key unless one is named"
+            );
+            key_params.insert(param.to_string());
+        }
+    }
+    assert_eq!(key_params.len(), recap_ai::ProviderKind::ALL.len());
+
+    let generate_role = functions()
+        .into_iter()
+        .find(|f| f.binary == "generate")
+        .and_then(|f| referenced(f.property("Role")).map(str::to_string))
+        .expect("generate has a role of its own");
+    for (id, r) in resources() {
+        if r["Type"] != "AWS::IAM::Role" {
+            continue;
+        }
+        let policies = r["Properties"]["Policies"].to_string();
+        if *id != generate_role {
+            assert!(!policies.contains("ssm:"), "{id} may use SSM: {policies}");
+            continue;
+        }
+        // [{"Fn::If": [HasProviderKey, {PolicyName, PolicyDocument}, NoValue]}]
+        let keys = r["Properties"]["Policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|p| {
+                p["Fn::If"]
+                    .get(1)
+                    .filter(|p| p["PolicyName"] == "provider-keys")
+            })
+            .expect("generate's role has a provider-keys policy, when a key is named");
+        let statements = keys["PolicyDocument"]["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 1, "{statements:?}");
+        assert_eq!(statements[0]["Action"], "ssm:GetParameters");
+        let mut granted = BTreeSet::new();
+        for resource in statements[0]["Resource"].as_array().unwrap() {
+            // Each: {"Fn::If": [HasXKey, {"Fn::Sub": "arn:…:parameter${XParameter}"}, NoValue]}
+            let arn = resource["Fn::If"][1]["Fn::Sub"]
+                .as_str()
+                .unwrap_or_else(|| panic!("not one named parameter: {resource}"));
+            let param = arn
+                .strip_prefix(
+                    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${",
+                )
+                .and_then(|p| p.strip_suffix('}'))
+                .unwrap_or_else(|| panic!("not one named parameter's ARN: {arn}"));
+            granted.insert(param.to_string());
+        }
+        assert_eq!(granted, key_params, "the key parameters, and no other");
+    }
+}

@@ -1,7 +1,8 @@
 //! Lambda `generate`: the generate queue's consumer. Each message is one job: call the model,
 //! check the answer and its quotes, render, store, settle. Failed messages are reported one by
 //! one (partial batch response); on the last receive a job fails for good and its reservation
-//! is released. Needs `RECAP_TABLE`, `RECAP_BUCKET` and `RECAP_GENERATE_QUEUE_URL`.
+//! is released. Needs `RECAP_TABLE`, `RECAP_BUCKET` and `RECAP_GENERATE_QUEUE_URL`; the
+//! providers' keys come from the SSM parameters `RECAP_OPENAI_API_KEY_PARAMETER` (…) name.
 
 /// The queue's `maxReceiveCount` (infra/template.yaml).
 const MAX_RECEIVES: u32 = 5;
@@ -10,8 +11,11 @@ const MAX_RECEIVES: u32 = 5;
 async fn main() -> Result<(), recap_lambda::Error> {
     recap_http::telemetry::init();
     let aws = recap_lambda::AwsPorts::from_env().await;
-    // Keys from the environment (SSM/Secrets Manager parameter names: see shared/ai/README.md).
-    let config = recap_ai::ProviderConfig::from_env()?;
+    // Each provider's key from the SSM parameter the template names (RECAP_*_API_KEY_PARAMETER),
+    // else from its key variable: read once, here.
+    let vars = |k: &str| std::env::var(k).ok();
+    let keys = recap_lambda::ParameterKeys::load(&aws.config, &vars).await?;
+    let config = recap_ai::ProviderConfig::load(&vars, &keys).await?;
     let catalog = recap_domain::catalog::providers(&aws.records).await?;
     let models = recap_ai::Providers::from_config(&config)?.for_catalog(&catalog);
     let ports = aws.generation(&models);

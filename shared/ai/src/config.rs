@@ -81,8 +81,8 @@ impl ProviderKind {
         }
     }
 
-    /// The variable that holds the *name* of the SSM parameter or secret that holds the key
-    /// (Lambda). Read by the Lambda-side [`KeySource`], never by this crate.
+    /// The variable that holds the *name* of the SSM parameter that holds the key (Lambda).
+    /// Read by the generate function's [`KeySource`], never by this crate.
     pub fn key_parameter_var(self) -> &'static str {
         match self {
             ProviderKind::OpenAi => "RECAP_OPENAI_API_KEY_PARAMETER",
@@ -241,6 +241,27 @@ impl ProviderConfig {
         Ok(config)
     }
 
+    /// The kinds `vars` configures, without reading any key: a key in the environment, or the
+    /// name of the parameter that holds it ([`ProviderKind::key_parameter_var`]); for
+    /// OpenAI-compatible servers, the base URL. What a function that never calls a model needs
+    /// to know (which providers a request may name); the settings are checked as `from_vars`
+    /// checks them.
+    pub fn configured_kinds(
+        vars: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Vec<ProviderKind>, ConfigError> {
+        let config = Self::from_vars(vars)?;
+        let named = |kind: ProviderKind| {
+            vars(kind.key_parameter_var()).is_some_and(|v| !v.trim().is_empty())
+        };
+        Ok(ProviderKind::ALL
+            .into_iter()
+            .filter(|&kind| {
+                config.is_configured(kind)
+                    || (kind != ProviderKind::OpenAiCompatible && named(kind))
+            })
+            .collect())
+    }
+
     /// Whether [`crate::for_provider`] would build a client for `kind`.
     pub fn is_configured(&self, kind: ProviderKind) -> bool {
         match kind {
@@ -334,10 +355,9 @@ fn seconds(
 }
 
 /// Where keys come from. [`EnvKeys`] reads the variables named by
-/// [`ProviderKind::key_var`]. The Lambda side implements this over SSM Parameter Store
-/// (`GetParameter` with decryption) or Secrets Manager (`GetSecretValue`), reading each
-/// parameter's name from [`ProviderKind::key_parameter_var`], once at cold start; the SDK stays
-/// out of this crate.
+/// [`ProviderKind::key_var`]. The generate function's (`recap_lambda::ParameterKeys`) reads SSM
+/// parameters whose names are in [`ProviderKind::key_parameter_var`], once at cold start; the
+/// SDK stays out of this crate.
 #[async_trait]
 pub trait KeySource: Send + Sync {
     /// `Ok(None)`: the provider is not configured (no parameter name, or a blank value).
@@ -491,6 +511,29 @@ mod tests {
             let err = ProviderConfig::from_vars(&vars(&[(var, value)])).unwrap_err();
             assert!(err.to_string().contains(var), "{err}");
         }
+    }
+
+    #[test]
+    fn a_key_parameter_name_configures_its_provider_without_being_read() {
+        let kinds = ProviderConfig::configured_kinds(&vars(&[
+            ("OPENAI_API_KEY", "sk-env"),
+            ("RECAP_ANTHROPIC_API_KEY_PARAMETER", "/recap/dev/anthropic"),
+            ("RECAP_GEMINI_API_KEY_PARAMETER", "  "),
+            // A key without the server's URL configures nothing.
+            (
+                "RECAP_OPENAI_COMPATIBLE_API_KEY_PARAMETER",
+                "/recap/dev/compatible",
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(kinds, [ProviderKind::OpenAi, ProviderKind::Anthropic]);
+        let kinds = ProviderConfig::configured_kinds(&vars(&[(
+            "RECAP_OPENAI_COMPATIBLE_BASE_URL",
+            "http://127.0.0.1:8000/v1",
+        )]))
+        .unwrap();
+        assert_eq!(kinds, [ProviderKind::OpenAiCompatible]);
+        assert!(ProviderConfig::configured_kinds(&vars(&[(BUDGET_VAR, "soon")])).is_err());
     }
 
     #[tokio::test]

@@ -79,6 +79,11 @@ impl AwsConfig {
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.sdk)
     }
+
+    #[cfg(feature = "ssm")]
+    pub fn ssm(&self) -> aws_sdk_ssm::Client {
+        aws_sdk_ssm::Client::new(&self.sdk)
+    }
 }
 
 /// Whether the environment holds an access key and its secret (`AWS_ACCESS_KEY_ID`,

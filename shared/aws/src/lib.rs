@@ -15,6 +15,8 @@ pub mod provision;
 mod s3;
 #[cfg(feature = "sqs")]
 mod sqs;
+#[cfg(feature = "ssm")]
+mod ssm;
 
 pub use config::{AwsConfig, S3Options};
 #[cfg(feature = "dynamodb")]
@@ -23,6 +25,8 @@ pub use dynamo::DynamoRecords;
 pub use s3::S3Files;
 #[cfg(feature = "sqs")]
 pub use sqs::SqsQueue;
+#[cfg(feature = "ssm")]
+pub use ssm::SsmParameters;
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -31,7 +35,7 @@ use recap_domain::Error;
 /// Maps an SDK failure that has no domain meaning: throttling, timeouts and 5xx are
 /// "unavailable" (a retry may work), the rest unexpected. The source is kept for the logs.
 #[cfg_attr(
-    not(any(feature = "dynamodb", feature = "s3", feature = "sqs")),
+    not(any(feature = "dynamodb", feature = "s3", feature = "sqs", feature = "ssm")),
     allow(dead_code)
 )]
 pub(crate) fn sdk_err<E, R>(what: &'static str, e: SdkError<E, R>) -> Error

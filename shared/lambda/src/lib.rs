@@ -13,12 +13,16 @@
 //! only the clients its route groups need ([`Needs`]); the other ports are [`Unavailable`].
 
 pub mod handlers;
+#[cfg(feature = "ssm")]
+mod keys;
 mod ports;
 
 use lambda_http::{Request, RequestExt};
 use recap_domain::access::Caller;
 use serde_json::{Map, Value};
 
+#[cfg(feature = "ssm")]
+pub use keys::ParameterKeys;
 pub use lambda_http::Error;
 pub use ports::{Needs, OnFirstUse, Unavailable};
 
@@ -145,7 +149,8 @@ fn queue(
 }
 
 /// What a function that never calls a model knows of the providers: which have a key, read
-/// from the same variables as the generate function's (`OPENAI_API_KEY`, …; see `recap-ai`).
+/// from the same variables as the generate function's: a key (`OPENAI_API_KEY`, …) or the name
+/// of the SSM parameter that holds it (`RECAP_OPENAI_API_KEY_PARAMETER`, …; never read here).
 /// A model choice made here then matches what the generate function can call.
 ///
 /// The keys are read at start-up; the catalog's providers (which provider id is which kind of
@@ -156,29 +161,30 @@ fn queue(
 /// [`ModelRegistry::ready`]: recap_domain::generation::ModelRegistry::ready
 pub struct KeysConfigured {
     records: std::sync::Arc<dyn recap_domain::records::Records>,
-    config: Option<recap_ai::ProviderConfig>,
+    kinds: Vec<recap_ai::ProviderKind>,
     providers: std::sync::OnceLock<std::collections::HashSet<String>>,
 }
 
 impl KeysConfigured {
-    /// The keys in the environment; the catalog is read from `records` when first needed.
+    /// The keys (or their parameters' names) in the environment; the catalog is read from
+    /// `records` when first needed.
     pub fn from_env(records: std::sync::Arc<dyn recap_domain::records::Records>) -> Self {
-        let config = recap_ai::ProviderConfig::from_env()
+        let kinds = recap_ai::ProviderConfig::configured_kinds(&|k| std::env::var(k).ok())
             .inspect_err(|e| {
                 tracing::error!(error = %e, "provider settings are invalid; only the offline provider is used");
             })
-            .ok();
-        Self::new(records, config)
+            .unwrap_or_default();
+        Self::new(records, kinds)
     }
 
-    /// The keys of `config` (`None`: no provider but the offline one).
+    /// The provider kinds that have keys (none: no provider but the offline one).
     pub fn new(
         records: std::sync::Arc<dyn recap_domain::records::Records>,
-        config: Option<recap_ai::ProviderConfig>,
+        kinds: Vec<recap_ai::ProviderKind>,
     ) -> Self {
         KeysConfigured {
             records,
-            config,
+            kinds,
             providers: std::sync::OnceLock::new(),
         }
     }
@@ -203,16 +209,16 @@ impl recap_domain::generation::ModelRegistry for KeysConfigured {
             if self.providers.get().is_some() {
                 return Ok(());
             }
-            let Some(config) = &self.config else {
+            if self.kinds.is_empty() {
                 let _ = self.providers.set(Default::default());
                 return Ok(());
-            };
+            }
             // Two first requests at once both read; the first to finish is kept (the same set).
             let providers = recap_domain::catalog::providers(self.records.as_ref()).await?;
             let ids = providers
                 .into_iter()
                 .filter(|p| {
-                    recap_ai::ProviderKind::parse(&p.kind).is_some_and(|k| config.is_configured(k))
+                    recap_ai::ProviderKind::parse(&p.kind).is_some_and(|k| self.kinds.contains(&k))
                 })
                 .map(|p| p.id)
                 .collect();
@@ -230,6 +236,8 @@ impl recap_domain::generation::ModelRegistry for KeysConfigured {
 /// fallbacks.
 #[cfg(all(feature = "s3", feature = "sqs"))]
 pub struct AwsPorts {
+    /// What the clients were built from (for one more client: generate's SSM).
+    pub config: recap_aws::AwsConfig,
     pub records: recap_aws::DynamoRecords,
     pub files: recap_aws::S3Files,
     pub queue: OnFirstUse<recap_aws::SqsQueue>,
@@ -246,6 +254,7 @@ impl AwsPorts {
             queue: OnFirstUse::new(move || {
                 recap_aws::SqsQueue::new(sqs.sqs(), &sqs.generate_queue_url)
             }),
+            config: aws,
         }
     }
 
@@ -359,11 +368,7 @@ mod tests {
         recap_domain::catalog::seed(records.as_ref(), &recap_domain::clock::SystemClock)
             .await
             .unwrap();
-        let config = recap_ai::ProviderConfig::from_vars(&|k: &str| {
-            (k == "OPENAI_API_KEY").then(|| "sk-test".to_string())
-        })
-        .unwrap();
-        let keys = KeysConfigured::new(records.clone(), Some(config));
+        let keys = KeysConfigured::new(records.clone(), vec![recap_ai::ProviderKind::OpenAi]);
         assert!(
             !keys.configured("openai"),
             "nothing is known before the catalog is read"
@@ -372,7 +377,7 @@ mod tests {
         assert!(keys.configured("openai"));
         assert!(!keys.configured("anthropic"), "no key for it");
 
-        let none = KeysConfigured::new(records, None);
+        let none = KeysConfigured::new(records, Vec::new());
         none.ready().await.unwrap();
         assert!(!none.configured("openai"), "no settings, no provider");
     }
