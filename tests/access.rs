@@ -895,26 +895,74 @@ async fn teams_members_and_roles_round_trip() {
         Some(r#"{"default_role":"editor"}"#),
     )
     .await;
+    // A role someone holds is not deleted: were it, a role created later under its name would
+    // grant them its permissions unasked.
+    let role_path = format!("/roles/{}", t.role);
+    let delete_role = || s.call(&t.admin, Method::DELETE, &role_path, None);
+    let (st, p) = delete_role().await;
+    assert_eq!(st, StatusCode::CONFLICT, "{p}");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("0 user(s) across the tenant and 1 team member(s)"),
+        "{p}"
+    );
+    // Held as a tenant role too: given to the member, then taken back.
+    let user_path = format!("/users/{}", t.member.user);
+    let give = |role: &str| {
+        let body = json!({ "role": role }).to_string();
+        let (s, admin, path) = (&s, &t.admin, &user_path);
+        async move { s.call(admin, Method::PATCH, path, Some(&body)).await }
+    };
+    assert_eq!(give(&t.role).await.0, StatusCode::OK);
+    let (st, p) = delete_role().await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("1 user(s) across the tenant and 1 team member(s)"),
+        "{p}"
+    );
+    assert_eq!(give("editor").await.0, StatusCode::OK);
     let (st, _) = s
         .call(
             &t.admin,
-            Method::DELETE,
-            &format!("/roles/{}", t.role),
-            None,
+            Method::PUT,
+            &format!("/teams/{}/members/{}", t.team, t.member.user),
+            Some(r#"{"role":"viewer"}"#),
         )
         .await;
-    assert_eq!(st, StatusCode::NO_CONTENT);
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(delete_role().await.0, StatusCode::NO_CONTENT);
+    assert_eq!(delete_role().await.0, StatusCode::NOT_FOUND);
+    // The same name again, with more permissions: its former holder gains none of them.
+    let (st, _) = s
+        .call(
+            &t.admin,
+            Method::POST,
+            "/roles",
+            Some(
+                &json!({"name": t.role, "permissions": ["teams:manage", "billing:manage"]})
+                    .to_string(),
+            ),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
     let (_, me) = s.get(&t.member, "/me").await;
-    let held: Vec<&Value> = me["teams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["role"] == t.role.as_str())
-        .collect();
+    assert_eq!(me["role"], "editor");
+    for m in me["teams"].as_array().unwrap() {
+        assert_ne!(m["role"], t.role.as_str(), "{me}");
+    }
+    assert!(!me.to_string().contains("teams:manage"), "{me}");
+    // A role given to nobody is deleted; giving a deleted role is a clear 400.
+    assert_eq!(delete_role().await.0, StatusCode::NO_CONTENT);
+    let (st, p) = give(&t.role).await;
     assert_eq!(
-        held[0]["permissions"],
-        json!([]),
-        "a deleted role grants nothing"
+        (st, p["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("role")),
+        "{p}"
     );
 
     // Removing a member, then deleting a team with its memberships.

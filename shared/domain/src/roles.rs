@@ -14,7 +14,8 @@ use crate::clock::{Clock, Timestamp};
 use crate::error::{Conflict, Error, Result};
 use crate::ids::TenantId;
 use crate::keys;
-use crate::records::{Condition, Query, Records, Update, from_item, query_all_as, to_item};
+use crate::records::{Condition, Query, Records, Update, Write, from_item, query_all_as, to_item};
+use serde_json::Value;
 
 macro_rules! permissions {
     ($($variant:ident = $text:literal),+ $(,)?) => {
@@ -411,8 +412,22 @@ pub async fn update(
     }
 }
 
-/// Deletes a custom role. Holders of it keep the name and are granted nothing by it; the
-/// tenant's default role cannot be deleted.
+/// The role item's count of assignments made (to a user, a team member, the tenant's
+/// default). Every assignment of a custom role bumps it in its own transaction, and a delete
+/// is conditioned on it: an assignment made while a delete looks for holders fails the delete
+/// instead of surviving it.
+const ASSIGNMENTS: &str = "assignments";
+
+/// The write that goes with every assignment of custom role `name`: the role must still exist,
+/// and its assignment count moves (see [`delete`]).
+pub(crate) fn assigned(t: &TenantId, name: &RoleName) -> Write {
+    Write::update(keys::role(t, name), Update::new().add(ASSIGNMENTS, 1)).when(Condition::Exists)
+}
+
+/// Deletes a custom role that nobody holds. A role still held (by a user across the tenant,
+/// by a team member, or as the tenant's default) is a conflict that says who holds it: were it
+/// deleted, its holders would keep the name, and a role created later under the same name
+/// would grant them its permissions unasked.
 #[tracing::instrument(skip_all, fields(tenant = %t))]
 pub async fn delete(records: &dyn Records, t: &TenantId, name: &str) -> Result<()> {
     if builtin(name).is_some() {
@@ -426,14 +441,74 @@ pub async fn delete(records: &dyn Records, t: &TenantId, name: &str) -> Result<(
         ))
         .into());
     }
+    // The count as it stands before looking for holders (written as 0 on a role that has none).
+    let role = match records
+        .update(
+            &keys::role(t, &name),
+            Update::new().add(ASSIGNMENTS, 0),
+            vec![Condition::Exists],
+        )
+        .await
+    {
+        Ok(item) => item,
+        Err(e) if e.failed_write() == Some(0) => return Err(Error::not_found("role")),
+        Err(e) => return Err(e),
+    };
+    let count = role.get(ASSIGNMENTS).cloned().unwrap_or(Value::from(0));
+    let (users, members) = holders(records, t, &name).await?;
+    if users + members > 0 {
+        return Err(Conflict::State(format!(
+            "{name} is held by {users} user(s) across the tenant and {members} team member(s); give them another role first"
+        ))
+        .into());
+    }
     match records
-        .delete(&keys::role(t, &name), vec![Condition::Exists])
+        .delete(
+            &keys::role(t, &name),
+            vec![
+                Condition::Exists,
+                Condition::Equals(ASSIGNMENTS.into(), count),
+            ],
+        )
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) if e.failed_write() == Some(0) => Err(Error::not_found("role")),
+        Err(e) if e.failed_write() == Some(0) => Err(Conflict::State(format!(
+            "{name} was given to someone meanwhile, or deleted; read it again"
+        ))
+        .into()),
         Err(e) => Err(e),
     }
+}
+
+/// How many users hold `name` as their tenant role, and how many team members as their role
+/// in a team: every user and every team's members, page by page.
+async fn holders(records: &dyn Records, t: &TenantId, name: &RoleName) -> Result<(usize, usize)> {
+    let page = crate::records::MAX_PAGE;
+    let (mut users, mut members) = (0, 0);
+    let mut cursor = None;
+    loop {
+        let (list, next) = crate::users::list(records, t, page, cursor).await?;
+        users += list.iter().filter(|u| u.role == *name).count();
+        let Some(next) = next else { break };
+        cursor = Some(next);
+    }
+    let mut cursor = None;
+    loop {
+        let (teams, next) = crate::teams::list(records, t, page, cursor).await?;
+        for team in &teams {
+            let mut after = None;
+            loop {
+                let (list, more) = crate::teams::members(records, t, &team.id, page, after).await?;
+                members += list.iter().filter(|m| m.role == *name).count();
+                let Some(more) = more else { break };
+                after = Some(more);
+            }
+        }
+        let Some(next) = next else { break };
+        cursor = Some(next);
+    }
+    Ok((users, members))
 }
 
 #[cfg(test)]

@@ -256,16 +256,21 @@ pub async fn put_member(
     item.insert("type".into(), "membership".into());
     item.insert("gsi1pk".into(), ix.pk.into());
     item.insert("gsi1sk".into(), ix.sk.into());
-    // The team must still exist when the membership is written.
-    match records
-        .transact(vec![
-            Write::check(keys::team(t, team), vec![Condition::Exists]),
-            Write::put(item),
-        ])
-        .await
-    {
+    // The team, and a custom role, must still exist when the membership is written.
+    let mut writes = vec![
+        Write::check(keys::team(t, team), vec![Condition::Exists]),
+        Write::put(item),
+    ];
+    if !member.role.is_builtin() {
+        writes.push(roles::assigned(t, &member.role));
+    }
+    match records.transact(writes).await {
         Ok(()) => Ok(member),
         Err(e) if e.failed_write() == Some(0) => Err(Error::not_found("team")),
+        Err(e) if e.failed_write() == Some(2) => Err(Error::validation(
+            "role",
+            format!("no role named {}", member.role),
+        )),
         Err(e) => Err(e),
     }
 }

@@ -7,7 +7,7 @@ use crate::clock::Timestamp;
 use crate::error::{Conflict, Error, Result};
 use crate::ids::{TenantId, UserId};
 use crate::keys;
-use crate::records::{Condition, Records, Update, from_item};
+use crate::records::{Condition, Records, Update, Write, from_item};
 use crate::roles::{self, RoleName};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,16 +57,24 @@ pub async fn update(
                 e => e,
             })?;
     }
-    match records
-        .update(
-            &keys::tenant_settings(t),
+    let mut writes = vec![
+        Write::update(
+            keys::tenant_settings(t),
             Update::new().set("default_role", role.as_str()),
-            vec![Condition::Exists],
         )
-        .await
-    {
-        Ok(item) => from_item(item),
+        .when(Condition::Exists),
+    ];
+    // A custom role must still exist when it becomes the default (roles::delete).
+    if !role.is_builtin() {
+        writes.push(roles::assigned(t, &role));
+    }
+    match records.transact(writes).await {
+        Ok(()) => get(records, t).await,
         Err(e) if e.failed_write() == Some(0) => Err(Error::not_found("tenant")),
+        Err(e) if e.failed_write() == Some(1) => Err(Error::validation(
+            "default_role",
+            format!("no role named {role}"),
+        )),
         Err(e) => Err(e),
     }
 }

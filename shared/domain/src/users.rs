@@ -178,8 +178,16 @@ pub async fn set_role(records: &dyn Records, t: &TenantId, u: &UserId, role: &st
             .when(Condition::Exists),
         );
     }
+    // A custom role must still exist when it is given (roles::delete); its write goes last.
+    let role_write = (!role.is_builtin()).then(|| {
+        writes.push(roles::assigned(t, &role));
+        writes.len() - 1
+    });
     match records.transact(writes).await {
         Ok(()) => get(records, t, u).await,
+        Err(e) if role_write.is_some() && e.failed_write() == role_write => {
+            Err(Error::validation("role", format!("no role named {role}")))
+        }
         Err(e) if e.failed_write() == Some(1) && was_admin => Err(tenants::last_admin()),
         Err(e) if e.failed_write() == Some(0) => Err(crate::Conflict::State(
             "the user's role changed meanwhile; read it again".into(),

@@ -302,7 +302,7 @@ pub fn teams() -> Vec<RouteSpec> {
             None,
             || delete(roles::delete),
         )
-        .no_content("Deletes a custom role"),
+        .no_content("Deletes a custom role that nobody holds (409 while a user, a team member or the tenant's default has it)"),
         r(Method::GET, "/teams", perm(TeamsRead), None, || {
             get(teams::list)
         })
