@@ -302,7 +302,7 @@ async fn ingest(
         .context("uploading the file")?;
     bar.set_message("parsing");
     loop {
-        crate::process_upload_events(uploads, state, POLL).await?;
+        crate::process_upload_events(uploads, state, POLL, &crate::Shutdown::default()).await?;
         let now = transcripts::get(state.records.as_ref(), &tr.tenant, &tr.id).await?;
         match now.status {
             Status::Ready => {
@@ -356,7 +356,9 @@ async fn generate(
     let (retries, mut retrying) = tokio::sync::mpsc::unbounded_channel();
     let mut consumer = tokio::spawn(async move {
         loop {
-            match crate::process_generate_jobs(&consumer_state, POLL).await {
+            match crate::process_generate_jobs(&consumer_state, POLL, &crate::Shutdown::default())
+                .await
+            {
                 Ok(pass) => {
                     for failed in pass.retrying {
                         // The watcher is gone only once the demo is over.

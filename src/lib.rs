@@ -59,6 +59,63 @@ pub const LOCAL_BUCKET: &str = "recap-local";
 /// How long an upload event stays hidden from other receivers while it is processed.
 const UPLOAD_VISIBILITY: Duration = Duration::from_secs(120);
 
+/// The stop signal of the local consumers (the upload trigger, the generate consumer), and how
+/// long the work they are doing gets to finish once it is given: `recap serve` gives it on
+/// Ctrl-C or SIGTERM; the default never comes (the demo, the tests' drains).
+///
+/// Once it is given a consumer receives nothing more; what it is working on finishes within
+/// the grace time, or is cut short and its message goes back to the queue at once (visible
+/// again, not after its visibility timeout), to be received on the next start. Every job and
+/// event is safe to run again: a cut-short job has charged nothing, or its charge has its id.
+#[derive(Debug, Clone, Default)]
+pub struct Shutdown {
+    signal: Option<tokio::sync::watch::Receiver<bool>>,
+    grace: Duration,
+}
+
+/// How long work in flight gets to finish after `recap serve` is asked to stop.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+impl Shutdown {
+    /// A signal and its sender (`send(true)` gives it).
+    pub fn new(grace: Duration) -> (tokio::sync::watch::Sender<bool>, Self) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        (
+            tx,
+            Shutdown {
+                signal: Some(rx),
+                grace,
+            },
+        )
+    }
+
+    pub fn is_given(&self) -> bool {
+        self.signal.as_ref().is_some_and(|rx| *rx.borrow())
+    }
+
+    /// Completes once the signal is given (or its sender is gone); never for the default.
+    pub async fn given(&self) {
+        match &self.signal {
+            Some(rx) => {
+                let _ = rx.clone().wait_for(|given| *given).await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Runs `work` to its end, or until the grace time after the signal: `None` when cut.
+    async fn or_cut<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
+        let cut = async {
+            self.given().await;
+            tokio::time::sleep(self.grace).await;
+        };
+        tokio::select! {
+            out = work => Some(out),
+            () = cut => None,
+        }
+    }
+}
+
 /// The handlers' state over an embedded store, with uploads under `{tenant}/uploads/`
 /// announced on [`UPLOAD_EVENTS_QUEUE`] (S3 does the same for the `on-upload` function), and
 /// the queue the local upload trigger reads.
@@ -158,15 +215,31 @@ pub struct GeneratePass {
     /// timeout has passed: the output each was for (`None` for a message that names none)
     /// and why it failed.
     pub retrying: Vec<(Option<OutputId>, String)>,
+    /// Jobs cut short by the shutdown and put back in the queue at once.
+    pub returned: usize,
+}
+
+/// What became of one job of a pass.
+enum JobEnd {
+    Handled,
+    Retrying(Option<OutputId>, String),
+    Returned,
 }
 
 /// One pass of the local generate consumer: the same work as the `generate` function, on the
 /// embedded queue. A job that fails transiently goes back to the queue; on its last receive it
-/// fails for good and its reservation is released.
+/// fails for good and its reservation is released. Once `shutdown` is given it receives
+/// nothing, and a job still running after the grace time goes back to the queue at once.
 pub async fn process_generate_jobs(
     state: &AppState,
     wait: Duration,
+    shutdown: &Shutdown,
 ) -> recap_domain::Result<GeneratePass> {
+    let mut pass = GeneratePass::default();
+    // A receive is not cut short: messages it took would stay hidden for their visibility.
+    if shutdown.is_given() {
+        return Ok(pass);
+    }
     let ports = generation_ports(state);
     // The jobs of a batch run at once: the outputs of one request call their models side by
     // side (the later ones after the first has cached the shared prompt).
@@ -176,22 +249,37 @@ pub async fn process_generate_jobs(
         .await?;
     let runs = batch.iter().map(|m| async move {
         let last = m.receive_count >= GENERATE_MAX_RECEIVES;
-        match recap_domain::generation::process(ports, &m.body, last).await {
-            Ok(done) => {
+        let job = recap_domain::generation::process(ports, &m.body, last);
+        match shutdown.or_cut(job).await {
+            Some(Ok(done)) => {
                 tracing::info!(?done, "generation job");
-                state.generate.delete(&m.receipt).await.map(|_| None)
+                state.generate.delete(&m.receipt).await.map(|_| JobEnd::Handled)
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 tracing::error!(error = %e, receive_count = m.receive_count, "a generation job failed; it will be retried");
-                Ok(Some((recap_domain::generation::job_output(&m.body), e.to_string())))
+                Ok(JobEnd::Retrying(
+                    recap_domain::generation::job_output(&m.body),
+                    e.to_string(),
+                ))
+            }
+            None => {
+                tracing::warn!(
+                    output = ?recap_domain::generation::job_output(&m.body),
+                    "a generation job was cut short by the shutdown; it is back in the queue"
+                );
+                state
+                    .generate
+                    .change_visibility(&m.receipt, Duration::ZERO)
+                    .await
+                    .map(|()| JobEnd::Returned)
             }
         }
     });
-    let mut pass = GeneratePass::default();
     for r in futures::future::join_all(runs).await {
         match r? {
-            None => pass.handled += 1,
-            Some(failed) => pass.retrying.push(failed),
+            JobEnd::Handled => pass.handled += 1,
+            JobEnd::Retrying(output, why) => pass.retrying.push((output, why)),
+            JobEnd::Returned => pass.returned += 1,
         }
     }
     Ok(pass)
@@ -200,11 +288,13 @@ pub async fn process_generate_jobs(
 /// One pass of the local upload trigger: receives waiting upload events (waiting up to `wait`
 /// for one), runs the same handler as the `on-upload` function on each, and deletes those
 /// handled. A failed one comes back after its visibility timeout. Answers how many were
-/// handled.
+/// handled. Once `shutdown` is given it starts no other event, and one still running after
+/// the grace time goes back to the queue at once.
 pub async fn process_upload_events(
     queue: &dyn Queue,
     state: &AppState,
     wait: Duration,
+    shutdown: &Shutdown,
 ) -> recap_domain::Result<usize> {
     let ports = Ports {
         records: state.records.as_ref(),
@@ -213,15 +303,27 @@ pub async fn process_upload_events(
         ids: state.ids.as_ref(),
     };
     let mut handled = 0;
+    if shutdown.is_given() {
+        return Ok(handled);
+    }
     for m in queue.receive(10, UPLOAD_VISIBILITY, wait).await? {
-        let done = match transcripts::on_upload_event(ports, m.body.as_bytes()).await {
+        if shutdown.is_given() {
+            queue.change_visibility(&m.receipt, Duration::ZERO).await?;
+            continue;
+        }
+        let event = async {
+            transcripts::on_upload_event(ports, m.body.as_bytes()).await?;
             // Then the outputs named when the transcript was created.
-            Ok(_) => {
-                recap_domain::generation::after_upload(generation_ports(state), m.body.as_bytes())
-                    .await
-                    .map(|_| ())
-            }
-            Err(e) => Err(e),
+            recap_domain::generation::after_upload(generation_ports(state), m.body.as_bytes())
+                .await
+                .map(|_| ())
+        };
+        let Some(done) = shutdown.or_cut(event).await else {
+            tracing::warn!(
+                "an upload event was cut short by the shutdown; it is back in the queue"
+            );
+            queue.change_visibility(&m.receipt, Duration::ZERO).await?;
+            continue;
         };
         match done {
             Ok(()) => {
@@ -301,16 +403,33 @@ impl Server {
             .mint(&demo_caller()?, std::time::Duration::from_secs(24 * 3600))?)
     }
 
-    /// Serves until `shutdown` completes, then lets requests in flight finish.
+    /// Serves until `shutdown` completes, then lets requests in flight finish, and the jobs
+    /// and upload events in flight finish within [`SHUTDOWN_GRACE`] (or go back to their
+    /// queues at once).
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let (state, uploads) = (self.state.clone(), self.uploads.clone());
+        self.run_with_grace(shutdown, SHUTDOWN_GRACE).await
+    }
+
+    /// [`Server::run`] with another grace time.
+    pub async fn run_with_grace(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+        grace: Duration,
+    ) -> anyhow::Result<()> {
+        let (stop, stopping) = Shutdown::new(grace);
+        // The consumers hear it when the server does, not once its connections have closed.
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        let (state, uploads, until) = (self.state.clone(), self.uploads.clone(), stopping.clone());
         let trigger = tokio::spawn(async move {
-            loop {
+            while !until.is_given() {
                 if let Err(e) =
-                    process_upload_events(&uploads, &state, Duration::from_secs(1)).await
+                    process_upload_events(&uploads, &state, Duration::from_secs(1), &until).await
                 {
                     tracing::error!(error = %e, "the upload trigger could not read its queue");
                     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -329,10 +448,11 @@ impl Server {
                 }
             }
         });
-        let state = self.state.clone();
+        let (state, until) = (self.state.clone(), stopping.clone());
         let generator = tokio::spawn(async move {
-            loop {
-                if let Err(e) = process_generate_jobs(&state, Duration::from_secs(1)).await {
+            while !until.is_given() {
+                if let Err(e) = process_generate_jobs(&state, Duration::from_secs(1), &until).await
+                {
                     tracing::error!(error = %e, "the generate consumer could not read its queue");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
@@ -342,10 +462,21 @@ impl Server {
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving HTTP");
-        // An event cut short is received again on the next start (it was not deleted).
-        trigger.abort();
+        // Reconciliation is conditional throughout: a run cut anywhere is finished by the next.
         reconciler.abort();
-        generator.abort();
+        // The consumers end once their work has (a receive in progress ends within a second;
+        // work in flight within the grace time). The bound is a backstop, not expected to bite.
+        let consumers = async {
+            let _ = tokio::join!(trigger, generator);
+        };
+        if tokio::time::timeout(grace + Duration::from_secs(5), consumers)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "the consumers did not stop in time; their messages return to the queues after their visibility timeouts"
+            );
+        }
         served
     }
 }

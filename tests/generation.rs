@@ -190,9 +190,13 @@ async fn with_fake(answers: Vec<Value>) -> (Stack, Arc<Fake>, Who, String) {
         answers: Mutex::new(answers.iter().map(Value::to_string).collect()),
         calls: Mutex::new(0),
     });
-    let s = Stack::seeded()
-        .await
-        .with_models(Arc::new(Registry(fake.clone())));
+    let (s, admin, id) = with_registry(Arc::new(Registry(fake.clone()))).await;
+    (s, fake, admin, id)
+}
+
+/// A stack whose `openai` provider is `models`, a ready transcript, and 100 credits.
+async fn with_registry(models: Arc<dyn ModelRegistry>) -> (Stack, Who, String) {
+    let s = Stack::seeded().await.with_models(models);
     let admin = s.who(T, ADMIN);
     let id = ready_transcript(&s, &admin).await;
     s.call_with(
@@ -203,7 +207,82 @@ async fn with_fake(answers: Vec<Value>) -> (Stack, Arc<Fake>, Who, String) {
         &[("idempotency-key", "k")],
     )
     .await;
-    (s, fake, admin, id)
+    (s, admin, id)
+}
+
+/// A provider that never answers.
+struct Hangs;
+
+#[async_trait]
+impl Models for Hangs {
+    async fn call(&self, _: &ModelRequest) -> Result<ModelAnswer, ModelError> {
+        std::future::pending().await
+    }
+}
+
+impl ModelRegistry for Hangs {
+    fn models(&self, provider: &str) -> Option<Arc<dyn Models>> {
+        (provider == "openai").then(|| Arc::new(Hangs) as Arc<dyn Models>)
+    }
+}
+
+/// `recap serve` stopping: a job still running after the grace time goes back to the queue at
+/// once (not after its five-minute visibility timeout), having charged nothing, and nothing
+/// more is received.
+#[tokio::test]
+async fn a_job_cut_short_by_the_shutdown_goes_back_to_the_queue_at_once() {
+    let (s, admin, id) = with_registry(Arc::new(Hangs)).await;
+    let queued = request_bytes(&s, &admin, &id).await;
+    let output = format!("/outputs/{}", queued["id"].as_str().unwrap());
+    let (stop, shutdown) = recap::Shutdown::new(Duration::from_millis(200));
+    let state = s.state.clone();
+    let pass = tokio::spawn(async move {
+        recap::process_generate_jobs(&state, Duration::ZERO, &shutdown).await
+    });
+    // The job is running (calling the model that never answers) when the stop comes.
+    for _ in 0..200 {
+        if s.get(&admin, &output).await.1["status"] == "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(s.get(&admin, &output).await.1["status"], "running");
+    stop.send(true).unwrap();
+    let pass = tokio::time::timeout(Duration::from_secs(10), pass)
+        .await
+        .expect("the pass ends after the grace time")
+        .unwrap()
+        .unwrap();
+    assert_eq!((pass.handled, pass.returned), (0, 1), "{pass:?}");
+    // Visible again at once: the next receive takes it, for the second time.
+    let again = s
+        .state
+        .generate
+        .receive(10, Duration::from_secs(30), Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].receive_count, 2);
+    s.state
+        .generate
+        .change_visibility(&again[0].receipt, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get(&admin, "/credits").await.1["used"],
+        0,
+        "nothing charged"
+    );
+    // A pass after the stop receives nothing.
+    let (stop, stopped) = recap::Shutdown::new(Duration::ZERO);
+    stop.send(true).unwrap();
+    let pass = recap::process_generate_jobs(&s.state, Duration::ZERO, &stopped)
+        .await
+        .unwrap();
+    assert_eq!(
+        (pass.handled, pass.returned, pass.retrying.len()),
+        (0, 0, 0)
+    );
 }
 
 async fn request_bytes(s: &Stack, admin: &Who, id: &str) -> Value {

@@ -111,10 +111,14 @@ impl Stack {
     pub async fn drain_jobs(&self) -> usize {
         let mut total = 0;
         loop {
-            let n = recap::process_generate_jobs(&self.state, Duration::ZERO)
-                .await
-                .unwrap()
-                .handled;
+            let n = recap::process_generate_jobs(
+                &self.state,
+                Duration::ZERO,
+                &recap::Shutdown::default(),
+            )
+            .await
+            .unwrap()
+            .handled;
             if n == 0 {
                 return total;
             }
@@ -126,9 +130,14 @@ impl Stack {
     pub async fn drain_uploads(&self) -> usize {
         let mut total = 0;
         loop {
-            let n = recap::process_upload_events(&self.uploads, &self.state, Duration::ZERO)
-                .await
-                .unwrap();
+            let n = recap::process_upload_events(
+                &self.uploads,
+                &self.state,
+                Duration::ZERO,
+                &recap::Shutdown::default(),
+            )
+            .await
+            .unwrap();
             if n == 0 {
                 return total;
             }
