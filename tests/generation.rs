@@ -944,3 +944,118 @@ async fn a_priced_output_named_at_upload_is_reserved_and_charged_once_across_a_t
         pairs(&[("bytes", "done")])
     );
 }
+
+fn pride() -> Value {
+    // s0002 of dg_speakers.json says "Jessica, Christina, we are so proud of you."
+    json!({"bytes": [{"text": "Pride", "quote": "we are so proud of you", "segments": ["s0002"]}]})
+}
+
+/// Deleting a transcript takes its outputs with it: a queued output's reservation is released
+/// at once, and its job, when it comes, ends quietly without calling the model.
+#[tokio::test]
+async fn deleting_a_transcript_releases_its_queued_outputs_and_their_jobs_end_quietly() {
+    let (s, fake, admin, id) = with_fake(vec![pride()]).await;
+    let queued = request_bytes(&s, &admin, &id).await;
+    assert!(queued["reserved_credits"].as_u64().unwrap() > 0);
+    let (st, _) = s
+        .call(&admin, Method::DELETE, &format!("/transcripts/{id}"), None)
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    assert_eq!(
+        s.get(&admin, "/credits").await.1,
+        json!({"available": 100, "reserved": 0, "used": 0})
+    );
+    let output = format!("/outputs/{}", queued["id"].as_str().unwrap());
+    assert_eq!(s.get(&admin, &output).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(s.get(&admin, "/outputs").await.1["items"], json!([]));
+    // The job is taken off the queue, not retried: one pass handles it.
+    assert_eq!(s.drain_jobs().await, 1);
+    assert_eq!(*fake.calls.lock().unwrap(), 0);
+}
+
+/// Deleting a queued output releases its reservation; its job then has nothing to do.
+#[tokio::test]
+async fn deleting_a_queued_output_releases_its_reservation() {
+    let (s, fake, admin, id) = with_fake(vec![pride()]).await;
+    let queued = request_bytes(&s, &admin, &id).await;
+    let output = format!("/outputs/{}", queued["id"].as_str().unwrap());
+    let (st, _) = s.call(&admin, Method::DELETE, &output, None).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    assert_eq!(
+        s.get(&admin, "/credits").await.1,
+        json!({"available": 100, "reserved": 0, "used": 0})
+    );
+    assert_eq!(s.drain_jobs().await, 1);
+    assert_eq!(*fake.calls.lock().unwrap(), 0);
+    assert_eq!(s.get(&admin, &output).await.0, StatusCode::NOT_FOUND);
+}
+
+/// A provider that answers once the test lets it.
+struct Gate {
+    called: tokio::sync::Notify,
+    go: tokio::sync::Notify,
+}
+
+#[async_trait]
+impl Models for Gate {
+    async fn call(&self, _: &ModelRequest) -> Result<ModelAnswer, ModelError> {
+        self.called.notify_one();
+        self.go.notified().await;
+        Ok(ModelAnswer {
+            text: pride().to_string(),
+            usage: Usage {
+                uncached_input: 2_000,
+                output: 500,
+                ..Usage::default()
+            },
+            model: "gpt-4o-mini".into(),
+        })
+    }
+}
+
+struct GateRegistry(Arc<Gate>);
+
+impl ModelRegistry for GateRegistry {
+    fn models(&self, provider: &str) -> Option<Arc<dyn Models>> {
+        (provider == "openai").then(|| self.0.clone() as Arc<dyn Models>)
+    }
+}
+
+/// The transcript is deleted while the model writes one of its outputs: when the answer comes
+/// nothing is kept (no record, no files) and nothing is charged.
+#[tokio::test]
+async fn a_transcript_deleted_while_its_output_is_written_charges_nothing_and_keeps_nothing() {
+    let gate = Arc::new(Gate {
+        called: tokio::sync::Notify::new(),
+        go: tokio::sync::Notify::new(),
+    });
+    let (s, admin, id) = with_registry(Arc::new(GateRegistry(gate.clone()))).await;
+    let queued = request_bytes(&s, &admin, &id).await;
+    let state = s.state.clone();
+    let pass = tokio::spawn(async move {
+        recap::process_generate_jobs(&state, Duration::ZERO, &recap::Shutdown::default()).await
+    });
+    tokio::time::timeout(Duration::from_secs(10), gate.called.notified())
+        .await
+        .expect("the job calls the model");
+    let (st, _) = s
+        .call(&admin, Method::DELETE, &format!("/transcripts/{id}"), None)
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    gate.go.notify_one();
+    let pass = pass.await.unwrap().unwrap();
+    assert_eq!(pass.handled, 1, "{pass:?}");
+    assert_eq!(
+        s.get(&admin, "/credits").await.1,
+        json!({"available": 100, "reserved": 0, "used": 0})
+    );
+    let output = format!("/outputs/{}", queued["id"].as_str().unwrap());
+    assert_eq!(s.get(&admin, &output).await.0, StatusCode::NOT_FOUND);
+    let left = s
+        .state
+        .files
+        .list(&format!("{T}/outputs/{id}/"), None, 100)
+        .await
+        .unwrap();
+    assert!(left.files.is_empty(), "{:?}", left.files);
+}

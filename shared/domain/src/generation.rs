@@ -943,6 +943,8 @@ pub enum Processed {
     Mapped(OutputId),
     /// A step failed; the next step of the chain was queued.
     FellBack(OutputId, String),
+    /// The output, or its transcript, was deleted: nothing to make, nothing charged.
+    Gone(OutputId),
 }
 
 /// The transcript as the model reads it: one line per segment, its id first.
@@ -979,9 +981,18 @@ pub fn job_output(body: &str) -> Option<OutputId> {
 pub async fn process(p: Ports<'_>, body: &str, last_attempt: bool) -> Result<Processed> {
     let msg: JobMessage =
         serde_json::from_str(body).map_err(|e| Error::validation("message", e.to_string()))?;
-    let o = get(p.records, &msg.tenant, &msg.output).await?;
+    let o = match get(p.records, &msg.tenant, &msg.output).await {
+        Ok(o) => o,
+        // Deleted by its user (its reservation released with it): nothing to do, for good.
+        Err(Error::NotFound { .. }) => return Ok(Processed::Gone(msg.output)),
+        Err(e) => return Err(e),
+    };
     if matches!(o.status, OutputStatus::Done | OutputStatus::Failed) {
         return Ok(Processed::AlreadyFinished(o.id));
+    }
+    if transcript_gone(p.records, &o).await? {
+        discard(p.records, p.files, &o).await?;
+        return Ok(Processed::Gone(o.id));
     }
     match msg.phase {
         None => start(p, o, 0, last_attempt).await,
@@ -989,6 +1000,58 @@ pub async fn process(p: Ports<'_>, body: &str, last_attempt: bool) -> Result<Pro
         Some(Phase::Map { step, chunk }) => map(p, o, step, chunk, last_attempt).await,
         Some(Phase::Reduce { step }) => reduce(p, o, step, last_attempt).await,
     }
+}
+
+/// Whether the output's transcript was deleted (or is being deleted).
+async fn transcript_gone(records: &dyn Records, o: &Output) -> Result<bool> {
+    match transcripts::get(records, &o.tenant, &o.transcript).await {
+        Ok(tr) => Ok(tr.status == transcripts::Status::Deleting),
+        Err(Error::NotFound { .. }) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes an output whose transcript or whose user deleted it: its reservation released
+/// first (each job once; a settled one stays settled), then its files, then its record.
+/// Safe to repeat, and to race with the generate consumer: a job that finds the output gone
+/// does nothing, and one that settles after the release finds its job released and charges
+/// nothing.
+pub(crate) async fn discard(records: &dyn Records, files: &dyn Files, o: &Output) -> Result<()> {
+    match credits::release(records, &o.tenant, &o.job).await {
+        Ok(_) | Err(Error::NotFound { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    let prefix = keys::output_file(&o.tenant, &o.transcript, &o.id, "x")?
+        .as_str()
+        .trim_end_matches('x')
+        .to_string();
+    loop {
+        let page = files.list(&prefix, None, 1000).await?;
+        if page.files.is_empty() {
+            break;
+        }
+        for f in page.files {
+            files.delete(&f.key).await?;
+        }
+    }
+    records
+        .delete(&keys::output(&o.tenant, &o.id), vec![])
+        .await?;
+    Ok(())
+}
+
+/// Every output of a transcript, discarded (the transcript is being deleted).
+pub(crate) async fn discard_outputs_of(
+    records: &dyn Records,
+    files: &dyn Files,
+    t: &TenantId,
+    tr: &TranscriptId,
+) -> Result<usize> {
+    let outputs: Vec<Output> = query_all_as(records, outputs_query(t, Some(tr))).await?;
+    for o in &outputs {
+        discard(records, files, o).await?;
+    }
+    Ok(outputs.len())
 }
 
 async fn load_normalized(p: Ports<'_>, o: &Output) -> Result<(String, Normalized)> {
@@ -1422,6 +1485,12 @@ async fn finish(
             content_type,
         });
     }
+    // Deleted while the model was writing: nothing is kept, nothing charged. (A delete after
+    // this check releases the job first, and the settlement below then charges nothing.)
+    if transcript_gone(p.records, o).await? {
+        discard(p.records, p.files, o).await?;
+        return Ok(Processed::Gone(o.id));
+    }
     let (m, price) = catalog::usable(p.records, &step.provider, &step.model).await?;
     let entry = credits::settle_priced(
         p.records,
@@ -1618,6 +1687,8 @@ fn add(total: &mut Usage, u: &Usage) {
 }
 
 /// Deletes an output: its files and its record.
+/// `DELETE /outputs/{id}`: an output with its files; one still queued or running has its
+/// reservation released, and its job then finds nothing to do.
 pub async fn delete(p: Ports<'_>, a: &Access, id: &OutputId) -> Result<()> {
     let o = get(p.records, &a.caller.tenant, id).await?;
     access::authorize(
@@ -1625,13 +1696,7 @@ pub async fn delete(p: Ports<'_>, a: &Access, id: &OutputId) -> Result<()> {
         Need::Permission(Permission::OutputsGenerate, Scope::Team),
         o.team.as_ref(),
     )?;
-    for f in &o.files {
-        p.files.delete(&f.key).await?;
-    }
-    p.records
-        .delete(&keys::output(&o.tenant, &o.id), vec![])
-        .await?;
-    Ok(())
+    discard(p.records, p.files, &o).await
 }
 
 #[cfg(test)]

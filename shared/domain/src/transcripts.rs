@@ -610,6 +610,9 @@ pub async fn delete(p: Ports<'_>, a: &Access, id: &TranscriptId) -> Result<()> {
             .update(&key, marking, vec![Condition::Exists])
             .await?;
     }
+    // Its outputs go with it: reservations released, files and records deleted. A job still
+    // running finds the transcript deleting and discards its output itself.
+    crate::generation::discard_outputs_of(p.records, p.files, t, id).await?;
     for prefix in keys::transcript_file_prefixes(t, id) {
         loop {
             let page = p.files.list(&prefix, None, 1000).await?;
