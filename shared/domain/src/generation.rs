@@ -315,8 +315,18 @@ pub async fn request(
         match prepare_one(p, a, &tr, kind, &catalog, chain, None, lead).await {
             Ok(o) => made.push(o),
             Err(e) => {
-                undo(p, &made, "the request was refused as a whole").await;
-                return Err(e);
+                forget(p, &made).await;
+                // Said of the request, not of the output that found the balance short.
+                let held: u64 = made.iter().map(|o| o.reserved_credits).sum();
+                return Err(match e {
+                    Error::InsufficientCredits { needed, available } => {
+                        Error::InsufficientCredits {
+                            needed: needed + held,
+                            available: available + held,
+                        }
+                    }
+                    e => e,
+                });
             }
         }
     }
@@ -365,6 +375,26 @@ fn refusal(e: &Error) -> bool {
             | Error::InsufficientCredits { .. }
             | Error::Conflict(Conflict::State(_))
     )
+}
+
+/// Takes back the outputs of a request refused before any of its jobs was queued: nobody has
+/// seen them (no consumer, not the caller), so each is released and deleted, leaving nothing
+/// behind. One whose release fails is failed instead, and kept (reconciliation releases it).
+async fn forget(p: Ports<'_>, outputs: &[Output]) {
+    for o in outputs {
+        match credits::release(p.records, &o.tenant, &o.job).await {
+            Ok(_) => {
+                let _ = p
+                    .records
+                    .delete(&keys::output(&o.tenant, &o.id), vec![])
+                    .await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, output = %o.id, "a refused request's output could not be released; failed instead");
+                let _ = fail(p, o, "the request was refused as a whole").await;
+            }
+        }
+    }
 }
 
 /// Releases the reservations of outputs whose jobs were never queued, and fails them.
