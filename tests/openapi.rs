@@ -587,3 +587,72 @@ fn the_served_document_is_the_generated_one() {
          run `RECAP_UPDATE_OPENAPI=1 cargo test --test openapi` and commit the file"
     );
 }
+
+/// Errors raised before a handler runs are problem+json too, with the status that says what
+/// happened: a method a path does not take (405), a body too large (413), a body not sent as
+/// JSON (415).
+#[tokio::test]
+async fn transport_errors_are_problem_json_with_their_own_status() {
+    let s = Stack::seeded().await;
+    let who = s.who(T, ADMIN);
+    let send = |method: Method, content_type: Option<&'static str>, body: Vec<u8>| {
+        let mut req = Request::builder()
+            .method(method)
+            .uri("/transcripts")
+            .header(header::AUTHORIZATION, format!("Bearer {}", who.token));
+        if let Some(ct) = content_type {
+            req = req.header(header::CONTENT_TYPE, ct);
+        }
+        let req = req.body(Body::from(body)).unwrap();
+        let app = s.app.clone();
+        async move {
+            let res = app.oneshot(req).await.unwrap();
+            let status = res.status();
+            let ct = res.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .to_string();
+            let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            let body: Value = serde_json::from_slice(&bytes).unwrap();
+            (status, ct, body)
+        }
+    };
+    let cases = [
+        (
+            send(Method::PUT, None, Vec::new()).await,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+        ),
+        (
+            send(
+                Method::POST,
+                Some("application/json"),
+                format!("{{\"content\": \"{}\"}}", "a".repeat(8 << 20)).into_bytes(),
+            )
+            .await,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+        ),
+        (
+            send(Method::POST, Some("text/plain"), b"{}".to_vec()).await,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+        ),
+    ];
+    for ((status, ct, body), want, slug) in cases {
+        assert_eq!(status, want, "{body}");
+        assert_eq!(ct, "application/problem+json");
+        assert_eq!(
+            body["type"],
+            format!("https://recap.dev/problems/{slug}"),
+            "{body}"
+        );
+        assert_eq!(body["status"], want.as_u16());
+        assert!(
+            body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{body}"
+        );
+    }
+}

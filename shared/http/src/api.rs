@@ -36,12 +36,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Allowed {
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
-    type Rejection = ApiError;
+    type Rejection = axum::response::Response;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(JsonBody(v)),
-            Err(rejection) => Err(ApiError(Error::validation("body", rejection.body_text()))),
+            Err(rejection) => Err(crate::problem::body_rejection(
+                rejection.status(),
+                rejection.body_text(),
+            )),
         }
     }
 }

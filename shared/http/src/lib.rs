@@ -73,6 +73,7 @@ pub fn router_of(specs: Vec<routes::RouteSpec>, state: AppState) -> Router {
         app = app.route(spec.path, (spec.handler)().route_layer(gate));
     }
     app.fallback(problem::not_found_route)
+        .method_not_allowed_fallback(problem::method_not_allowed)
         .with_state(state)
         .layer(axum::middleware::from_fn(telemetry::request_span))
 }

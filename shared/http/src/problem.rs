@@ -85,6 +85,39 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The answer for a path served, but not with this method.
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method Not Allowed",
+        Some(format!("{} does not take {method}", uri.path())),
+        json!({}),
+    )
+}
+
+/// A body refused before it was read as JSON: too large (413), or not sent as JSON (415).
+/// Anything else about it is a 400 that says what is wrong (`field: "body"`).
+pub fn body_rejection(status: StatusCode, text: String) -> Response {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => problem(
+            status,
+            "payload-too-large",
+            "Payload Too Large",
+            Some(text),
+            json!({}),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => problem(
+            status,
+            "unsupported-media-type",
+            "Unsupported Media Type",
+            Some(text),
+            json!({}),
+        ),
+        _ => ApiError(Error::validation("body", text)).into_response(),
+    }
+}
+
 /// The answer for a path no route serves.
 pub async fn not_found_route(uri: axum::http::Uri) -> Response {
     problem(
