@@ -324,3 +324,75 @@ async fn reconcile_idempotent() {
         0
     );
 }
+
+/// Prices, allowances and windows far beyond any real one are refused with the field named,
+/// before they can overflow a bill (a tier priced at 2^63 micro-USD once wrote a proration
+/// record of 9.2e18).
+#[tokio::test]
+async fn absurd_amounts_in_tiers_and_models_are_refused() {
+    let s = Stack::seeded().await;
+    s.get(&s.who(T, ADMIN), "/me").await;
+    let root = s.who_admin(T, ADMIN, true);
+    let tier = |field: &str, value: u64| {
+        let mut t = json!({"id": "huge", "name": "Huge", "price_micro_usd": 1_000_000, "monthly_credits": 10,
+            "ai_calls_per_period": 5, "features": {}, "credit_rate": {"micro_usd_per_credit": 1000},
+            "overage": {"policy": "allow", "micro_usd_per_credit": 2000, "cap_credits": 100}, "active": true});
+        match field.split_once('.') {
+            Some((outer, inner)) => t[outer][inner] = json!(value),
+            None => t[field] = json!(value),
+        }
+        t.to_string()
+    };
+    for field in [
+        "price_micro_usd",
+        "monthly_credits",
+        "ai_calls_per_period",
+        "overage.micro_usd_per_credit",
+        "overage.cap_credits",
+    ] {
+        let (st, p) = s
+            .call(&root, Method::POST, "/tiers", Some(&tier(field, 1 << 63)))
+            .await;
+        assert_eq!(
+            (st, p["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(field)),
+            "{field}: {p}"
+        );
+    }
+    let (st, _) = s
+        .call(
+            &root,
+            Method::POST,
+            "/tiers",
+            Some(&tier("price_micro_usd", 1_000_000_000_000)),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "a trillion is still allowed");
+
+    let (st, p) = s
+        .call(
+            &root,
+            Method::PATCH,
+            "/models/openai/gpt-4o-mini",
+            Some(r#"{"context_window": 9223372036854775808}"#),
+        )
+        .await;
+    assert_eq!(
+        (st, p["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("context_window")),
+        "{p}"
+    );
+    let (st, p) = s
+        .call(
+            &root,
+            Method::PATCH,
+            "/models/openai/gpt-4o-mini",
+            Some(r#"{"price": {"uncached_input": 9223372036854775808, "cache_read": 0, "cache_write": 0, "output": 1, "reasoning": 0}}"#),
+        )
+        .await;
+    assert_eq!(
+        (st, p["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("price.uncached_input")),
+        "{p}"
+    );
+}

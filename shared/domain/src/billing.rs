@@ -98,6 +98,18 @@ impl Tier {
             return Err(Error::validation("name", "is required"));
         }
         self.credit_rate.validate()?;
+        for (field, v) in [
+            ("price_micro_usd", self.price_micro_usd),
+            ("monthly_credits", self.monthly_credits),
+            ("ai_calls_per_period", self.ai_calls_per_period),
+            (
+                "overage.micro_usd_per_credit",
+                self.overage.micro_usd_per_credit,
+            ),
+            ("overage.cap_credits", self.overage.cap_credits),
+        ] {
+            crate::money::check_setting(field, v)?;
+        }
         if let Some(m) = &self.default_model
             && m.split_once('/').is_none()
         {

@@ -387,7 +387,16 @@ fn check_name(field: &'static str, s: &str) -> Result<()> {
     }
 }
 
+/// The largest context window a model may be given: 100 million tokens.
+pub const MAX_CONTEXT_WINDOW: u64 = 100_000_000;
+
 fn check_limits(ctx: u64, max_out: u64) -> Result<()> {
+    if ctx > MAX_CONTEXT_WINDOW {
+        return Err(Error::validation(
+            "context_window",
+            format!("must be at most {MAX_CONTEXT_WINDOW} tokens"),
+        ));
+    }
     if ctx == 0 || max_out == 0 || max_out > ctx {
         return Err(Error::validation(
             "max_output_tokens",
@@ -418,6 +427,9 @@ pub async fn create_model(
         .max_output_tokens
         .ok_or_else(|| Error::validation("max_output_tokens", "is required"))?;
     check_limits(ctx, max_out)?;
+    if let Some(p) = &input.price {
+        p.validate()?;
+    }
     if records
         .get(&Key::new(keys::catalog_pk(PROVIDERS), provider.clone()))
         .await?
@@ -502,6 +514,7 @@ pub async fn update_model(
     }
     let mut writes = Vec::new();
     if let Some(price) = input.price.filter(|p| Some(*p) != current.price) {
+        price.validate()?;
         let version = current.price_version + 1;
         let v = PriceVersion {
             provider: provider.into(),

@@ -58,6 +58,38 @@ pub struct PriceSheet {
 
 const PER: u128 = 1_000_000;
 
+/// The largest amount a configured price or allowance may be (micro-USD: a million dollars;
+/// credits, calls: a trillion): far beyond any real tier or price sheet, and far below where
+/// sums and products of them in `u64`/`i64` could overflow.
+pub const MAX_SETTING: u64 = 1_000_000_000_000;
+
+/// `Err` naming `field` when `value` is above [`MAX_SETTING`].
+pub fn check_setting(field: &'static str, value: u64) -> Result<()> {
+    if value > MAX_SETTING {
+        return Err(Error::validation(
+            field,
+            format!("must be at most {MAX_SETTING}"),
+        ));
+    }
+    Ok(())
+}
+
+impl PriceSheet {
+    /// Every price (micro-USD per million tokens) at most [`MAX_SETTING`].
+    pub fn validate(&self) -> Result<()> {
+        for (field, v) in [
+            ("price.uncached_input", self.uncached_input),
+            ("price.cache_read", self.cache_read),
+            ("price.cache_write", self.cache_write),
+            ("price.output", self.output),
+            ("price.reasoning", self.reasoning),
+        ] {
+            check_setting(field, v)?;
+        }
+        Ok(())
+    }
+}
+
 /// The cost of a call: exact products, summed, rounded up once to the whole micro-USD.
 pub fn cost(usage: &Usage, price: &PriceSheet) -> MicroUsd {
     let pairs = [
@@ -95,6 +127,7 @@ impl CreditRate {
                 "must be at least 1",
             ));
         }
+        check_setting("micro_usd_per_credit", self.micro_usd_per_credit)?;
         Ok(self)
     }
 
