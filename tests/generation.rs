@@ -1108,3 +1108,38 @@ async fn a_request_refused_for_credits_leaves_nothing_and_says_what_it_needed() 
     made.sort();
     assert_eq!(listed, made, "no output of the refused request");
 }
+
+/// `GET /outputs?type=`: pages are full until the last (reading on past outputs of other
+/// types), and a type that does not exist is a 400.
+#[tokio::test]
+async fn outputs_of_one_type_come_in_full_pages() {
+    let s = Stack::seeded().await;
+    let admin = s.who(T, ADMIN);
+    let id = ready_transcript(&s, &admin).await;
+    let path = format!("/transcripts/{id}/outputs");
+    let all_four = r#"{"output_types":["one_pager","slides","bytes","anchors"]}"#;
+    for _ in 0..3 {
+        let (st, body) = s.call(&admin, Method::POST, &path, Some(all_four)).await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{body}");
+    }
+    // Newest first, the slides one in four: a page of 2 reads past the others.
+    let (_, first) = s.get(&admin, "/outputs?type=slides&limit=2").await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 2, "{first}");
+    let cursor = first["next_cursor"].as_str().expect("a third follows");
+    let (_, last) = s
+        .get(
+            &admin,
+            &format!("/outputs?type=slides&limit=2&cursor={cursor}"),
+        )
+        .await;
+    let items = last["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{last}");
+    assert!(items.iter().all(|o| o["output_type"] == "slides"));
+    assert!(last.get("next_cursor").is_none(), "{last}");
+    let (st, p) = s.get(&admin, "/outputs?type=bogus").await;
+    assert_eq!(
+        (st, p["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("type")),
+        "{p}"
+    );
+}

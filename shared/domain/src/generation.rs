@@ -928,6 +928,20 @@ pub async fn list(
     query_page(records, query.descending().limit(limit).after(cursor)).await
 }
 
+/// A page of the tenant's outputs, newest first, that `keep` accepts: index pages are read on
+/// until the page is full ([`crate::records::query_filtered_page`]), so that a filter does
+/// not answer empty pages with cursors.
+pub async fn list_where(
+    records: &dyn Records,
+    t: &TenantId,
+    limit: u32,
+    cursor: Option<String>,
+    keep: impl Fn(&Output) -> bool,
+) -> Result<(Vec<Output>, Option<String>)> {
+    let base = outputs_query(t, None).descending().limit(limit);
+    crate::records::query_filtered_page(records, base, cursor, limit, keep).await
+}
+
 /// A transcript's outputs (gsi1), or all of a tenant's (gsi2).
 fn outputs_query(t: &TenantId, transcript: Option<&TranscriptId>) -> Query {
     let any = OutputId::from_uuid(uuid::Uuid::nil());

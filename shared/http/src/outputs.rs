@@ -85,32 +85,41 @@ pub(crate) struct OutputListParams {
     cursor: Option<String>,
 }
 
-/// The tenant's outputs, newest first; `?type=` keeps one output type (filtered per page).
+/// The tenant's outputs the caller may read, newest first; `?type=` keeps one output type.
 pub(crate) async fn list(
     State(s): State<AppState>,
     Allowed(a): Allowed,
     QueryParams(q): QueryParams<OutputListParams>,
 ) -> Result<Json<ListPage<Output>>, ApiError> {
+    if let Some(k) = q.kind.as_deref()
+        && recap_domain::outputs::builtin(k).is_none()
+    {
+        return Err(recap_domain::Error::validation(
+            "type",
+            format!(
+                "{k:?} is not an output type; known: {}",
+                recap_domain::outputs::ALL.join(", ")
+            ),
+        )
+        .into());
+    }
     let page = ListParams {
         limit: q.limit,
         cursor: q.cursor,
     };
-    let (items, next) = generation::list(
+    let keep = |o: &Output| {
+        q.kind.as_deref().is_none_or(|k| o.output_type == k)
+            && a.permissions_in(o.team.as_ref())
+                .contains(Permission::OutputsRead)
+    };
+    let (items, next) = generation::list_where(
         s.records.as_ref(),
         &a.caller.tenant,
-        None,
         page.limit()?,
         page.cursor,
+        keep,
     )
     .await?;
-    let items = items
-        .into_iter()
-        .filter(|o| q.kind.as_deref().is_none_or(|k| o.output_type == k))
-        .filter(|o| {
-            a.permissions_in(o.team.as_ref())
-                .contains(Permission::OutputsRead)
-        })
-        .collect();
     Ok(Json(ListPage {
         items,
         next_cursor: next,
