@@ -196,9 +196,23 @@ async fn the_catalog_is_read_by_all_and_priced_in_versions() {
     );
 }
 
+/// Providers that have keys here (the registry a model choice asks); no model is called.
+struct KeysFor(&'static [&'static str]);
+
+impl recap_domain::generation::ModelRegistry for KeysFor {
+    fn models(&self, _: &str) -> Option<Arc<dyn recap_domain::models::Models>> {
+        None
+    }
+    fn configured(&self, provider: &str) -> bool {
+        self.0.contains(&provider)
+    }
+}
+
 #[tokio::test]
 async fn quotes_usage_and_the_402_that_names_the_shortfall() {
-    let s = Stack::seeded().await;
+    let s = Stack::seeded()
+        .await
+        .with_models(Arc::new(KeysFor(&["openai"])));
     let admin = s.who(T, ADMIN);
     let editor = s.who(T, EDITOR);
     s.get(&admin, "/me").await;
@@ -216,9 +230,17 @@ async fn quotes_usage_and_the_402_that_names_the_shortfall() {
         )
         .await;
     assert_eq!(st, StatusCode::OK, "{q}");
-    // gpt-4o: input $2.50/M, output $10/M; slides may write 4,000 tokens.
+    // gpt-4o: input $2.50/M, output $10/M.
+    assert_eq!(
+        (
+            q["items"][1]["provider"].as_str(),
+            q["items"][1]["model"].as_str()
+        ),
+        (Some("openai"), Some("gpt-4o"))
+    );
     let tokens = q["items"][1]["input_tokens"].as_u64().unwrap();
-    let cost = (tokens * 2_500_000 + 4_000 * 10_000_000).div_ceil(1_000_000);
+    let out = q["items"][1]["max_output_tokens"].as_u64().unwrap();
+    let cost = (tokens * 2_500_000 + out * 10_000_000).div_ceil(1_000_000);
     assert_eq!(q["items"][1]["cost_micro_usd"].as_u64(), Some(cost));
     assert_eq!(
         q["items"][1]["credits"].as_u64(),
@@ -457,4 +479,92 @@ async fn reserve_takes_three_round_trips_and_settle_two() {
         2,
         "a replayed settle: GetItem (job) + GetItem (entry), no write"
     );
+}
+
+/// A quote is what the request would reserve, and is refused where the request is: the same
+/// model choice (constraints, keys), the same estimates, each output type once.
+#[tokio::test]
+async fn a_quote_is_what_the_request_reserves_and_is_refused_where_it_is() {
+    let s = Stack::seeded()
+        .await
+        .with_models(Arc::new(KeysFor(&["openai"])));
+    let admin = s.who(T, ADMIN);
+    s.get(&admin, "/me").await;
+    s.call_with(
+        &admin,
+        Method::POST,
+        "/credits/purchases",
+        Some(
+            &json!({"user_id": ADMIN, "credits": 1000, "amount_micro_usd": 1_000_000}).to_string(),
+        ),
+        &[("idempotency-key", "q")],
+    )
+    .await;
+    let (_, t) = s.call(&admin, Method::POST, "/transcripts",
+        Some(&json!({"title": "t", "type": "meeting", "content": "Ada: one two three four\nGrace: five six"}).to_string())).await;
+    s.drain_uploads().await;
+    let id = t["id"].as_str().unwrap();
+    let quote_path = |types: &str, model: &str| {
+        format!("/transcripts/{id}/outputs/quote?output_types={types}&model={model}")
+    };
+
+    let (st, q) = s
+        .get(
+            &admin,
+            &quote_path("one_pager,slides,slides", "openai/gpt-4o-mini"),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{q}");
+    let lines = q["items"].as_array().unwrap();
+    assert_eq!(lines.len(), 2, "each output type once: {q}");
+    let (st, made) = s
+        .call(
+            &admin,
+            Method::POST,
+            &format!("/transcripts/{id}/outputs"),
+            Some(
+                r#"{"output_types":["one_pager","slides","slides"],"model":"openai/gpt-4o-mini"}"#,
+            ),
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{made}");
+    for (line, output) in lines.iter().zip(made["items"].as_array().unwrap()) {
+        assert_eq!(line["output_type"], output["output_type"]);
+        assert_eq!(
+            line["credits"], output["reserved_credits"],
+            "{line} {output}"
+        );
+    }
+    let reserved: u64 = made["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["reserved_credits"].as_u64().unwrap())
+        .sum();
+    assert_eq!(q["total_credits"].as_u64(), Some(reserved));
+
+    // Refused where the request is refused, with the same status.
+    s.call(
+        &admin,
+        Method::PUT,
+        "/output-constraints/anchors",
+        Some(r#"{"allowed_providers":["anthropic"]}"#),
+    )
+    .await;
+    for (types, model) in [
+        ("anchors", "openai/gpt-4o-mini"),
+        ("bytes", "anthropic/claude-3-5-haiku"),
+    ] {
+        let (quoted, qp) = s.get(&admin, &quote_path(types, model)).await;
+        let (requested, rp) = s
+            .call(
+                &admin,
+                Method::POST,
+                &format!("/transcripts/{id}/outputs"),
+                Some(&json!({"output_types": [types], "model": model}).to_string()),
+            )
+            .await;
+        assert_eq!(quoted, requested, "{types} on {model}: {qp} / {rp}");
+        assert!(quoted.is_client_error(), "{types} on {model}: {qp}");
+    }
 }

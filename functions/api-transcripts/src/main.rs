@@ -1,4 +1,4 @@
-//! Lambda `api-transcripts`: transcripts and quotes, behind API Gateway's
+//! Lambda `api-transcripts`: transcripts, behind API Gateway's
 //! JWT authorizer. Needs `RECAP_TABLE` and `RECAP_BUCKET`.
 
 #[tokio::main(flavor = "current_thread")]

@@ -783,21 +783,14 @@ pub async fn usage(
 /// Prompt tokens an output type adds to the transcript (instructions, schema, framing).
 pub const PROMPT_OVERHEAD_TOKENS: u64 = 1_500;
 
-/// The output an output type may write, at most (the model's own maximum caps it further).
-pub fn output_budget(output_type: &str) -> Option<u64> {
-    match output_type {
-        "one_pager" => Some(2_000),
-        "slides" => Some(4_000),
-        "bytes" => Some(2_000),
-        "anchors" => Some(2_000),
-        _ => None,
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuoteLine {
     pub output_type: String,
+    /// The model whose estimate the output would reserve (its chain's dearest step).
+    pub provider: String,
+    pub model: String,
+    pub price_version: u32,
     pub input_tokens: u64,
     pub max_output_tokens: u64,
     #[cfg_attr(feature = "openapi", schema(value_type = u64))]
@@ -809,6 +802,7 @@ pub struct QuoteLine {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Quote {
+    /// The first line's model (the one asked for, when the request names one).
     pub provider: String,
     pub model: String,
     pub price_version: u32,
@@ -820,61 +814,4 @@ pub struct Quote {
     /// What the caller lacks for all of it; 0 when they can afford it.
     #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub shortfall: Credits,
-}
-
-/// What a quote is for.
-#[derive(Debug, Clone)]
-pub struct QuoteRequest {
-    pub tenant: TenantId,
-    pub user: UserId,
-    pub transcript_tokens: u64,
-    pub output_types: Vec<String>,
-    pub provider: String,
-    pub model: String,
-    pub rate: CreditRate,
-}
-
-/// What generating the output types from a transcript would reserve, per output type, without
-/// reserving anything.
-pub async fn quote(records: &dyn Records, q: &QuoteRequest) -> Result<Quote> {
-    let (t, u, transcript_tokens, output_types, provider, model, rate) = (
-        &q.tenant,
-        &q.user,
-        q.transcript_tokens,
-        &q.output_types,
-        q.provider.as_str(),
-        q.model.as_str(),
-        q.rate,
-    );
-    let (m, price) = crate::catalog::usable(records, provider, model).await?;
-    if output_types.is_empty() {
-        return Err(Error::validation("output_types", "name at least one"));
-    }
-    let mut items = Vec::new();
-    for o in output_types {
-        let budget = output_budget(o).ok_or_else(|| {
-            Error::validation("output_types", format!("{o:?} is not an output type"))
-        })?;
-        let input = transcript_tokens.saturating_add(PROMPT_OVERHEAD_TOKENS);
-        let max_out = budget.min(m.max_output_tokens);
-        let (_, cost, credits) = estimate(&price, input, max_out, rate);
-        items.push(QuoteLine {
-            output_type: o.clone(),
-            input_tokens: input,
-            max_output_tokens: max_out,
-            cost_micro_usd: cost,
-            credits,
-        });
-    }
-    let total_credits = items.iter().map(|i| i.credits).sum();
-    let available = balance(records, t, u).await?.available;
-    Ok(Quote {
-        provider: provider.into(),
-        model: model.into(),
-        price_version: m.price_version,
-        items,
-        total_credits,
-        available,
-        shortfall: total_credits.saturating_sub(available),
-    })
 }

@@ -283,24 +283,7 @@ pub async fn request(
         tr.team.as_ref(),
     )?;
     ensure_ready(&tr)?;
-    if output_types.is_empty() {
-        return Err(Error::validation("output_types", "name at least one"));
-    }
-    let mut kinds: Vec<outputs::OutputType> = Vec::new();
-    for o in output_types {
-        let kind = outputs::builtin(o).ok_or_else(|| {
-            Error::validation(
-                "output_types",
-                format!(
-                    "{o:?} is not an output type; known: {}",
-                    outputs::ALL.join(", ")
-                ),
-            )
-        })?;
-        if !kinds.iter().any(|k| k.key == kind.key) {
-            kinds.push(kind);
-        }
-    }
+    let kinds = output_kinds(output_types)?;
     // Every chain first: a request that cannot be served reserves nothing.
     let (plans, catalog) = plan_chains(p, a, &tr, &kinds, model).await?;
     // Every output reserved and written before any job is queued: a refusal undoes outputs
@@ -353,6 +336,131 @@ pub async fn request(
         }
     }
     Ok(made)
+}
+
+/// The output types a request names, each once, in its order.
+fn output_kinds(output_types: &[String]) -> Result<Vec<outputs::OutputType>> {
+    if output_types.is_empty() {
+        return Err(Error::validation("output_types", "name at least one"));
+    }
+    let mut kinds: Vec<outputs::OutputType> = Vec::new();
+    for o in output_types {
+        let kind = outputs::builtin(o).ok_or_else(|| {
+            Error::validation(
+                "output_types",
+                format!(
+                    "{o:?} is not an output type; known: {}",
+                    outputs::ALL.join(", ")
+                ),
+            )
+        })?;
+        if !kinds.iter().any(|k| k.key == kind.key) {
+            kinds.push(kind);
+        }
+    }
+    Ok(kinds)
+}
+
+/// `GET /transcripts/{id}/outputs/quote`: what `POST /transcripts/{id}/outputs` with the same
+/// output types and model would reserve now, reserving nothing. The same checks (a ready
+/// transcript, output types, the model chain of each under the tier's, team's and tenant's
+/// rules, keys, windows) refuse it the same way, and each line is the estimate its output
+/// would reserve: its chain's dearest step. Credits already held by other requests are not
+/// counted in `available`, as a reservation does not count them.
+#[tracing::instrument(skip_all, fields(tenant = %a.caller.tenant))]
+pub async fn quote(
+    p: Ports<'_>,
+    a: &Access,
+    transcript: &TranscriptId,
+    output_types: &[String],
+    model: Option<&str>,
+) -> Result<credits::Quote> {
+    let t = a.caller.tenant;
+    let tr = transcripts::get(p.records, &t, transcript).await?;
+    access::authorize(
+        a,
+        Need::Permission(Permission::TranscriptsRead, Scope::Team),
+        tr.team.as_ref(),
+    )?;
+    ensure_ready(&tr)?;
+    let kinds = output_kinds(output_types)?;
+    let (plans, catalog) = plan_chains(p, a, &tr, &kinds, model).await?;
+    let mut items = Vec::with_capacity(kinds.len());
+    for (kind, chain) in kinds.iter().zip(&plans) {
+        let e = reservation_estimate(&catalog, chain, &tr, kind)?;
+        items.push(credits::QuoteLine {
+            output_type: kind.key.clone(),
+            provider: e.step.provider.clone(),
+            model: e.step.model.clone(),
+            price_version: e.price_version,
+            input_tokens: e.input_tokens,
+            max_output_tokens: e.max_output_tokens,
+            cost_micro_usd: e.cost,
+            credits: e.credits,
+        });
+    }
+    let total_credits = items.iter().map(|i| i.credits).sum();
+    let available = credits::balance(p.records, &t, &a.caller.user)
+        .await?
+        .available;
+    let first = &items[0];
+    Ok(credits::Quote {
+        provider: first.provider.clone(),
+        model: first.model.clone(),
+        price_version: first.price_version,
+        total_credits,
+        available,
+        shortfall: total_credits.saturating_sub(available),
+        items,
+    })
+}
+
+/// What an output's reservation is: the estimate of its chain's dearest step.
+struct Estimate<'a> {
+    step: &'a model_choice::Step,
+    price_version: u32,
+    input_tokens: u64,
+    max_output_tokens: u64,
+    split: bool,
+    cost: u64,
+    credits: u64,
+}
+
+fn reservation_estimate<'a>(
+    catalog: &[catalog::Model],
+    chain: &'a [model_choice::Step],
+    tr: &transcripts::Transcript,
+    kind: &outputs::OutputType,
+) -> Result<Estimate<'a>> {
+    let tokens = tr.token_estimate.unwrap_or_default();
+    let mut dearest: Option<Estimate<'a>> = None;
+    for s in chain {
+        // The chain was chosen from this catalog: every step is in it.
+        let Some(m) = catalog
+            .iter()
+            .find(|m| m.provider == s.provider && m.model == s.model)
+        else {
+            return Err(Error::unexpected(
+                "a chain step outside the catalog",
+                s.name(),
+            ));
+        };
+        let (input, out, split) = step_estimate(m, tokens, kind.default_max_output_tokens);
+        let price = m.price.unwrap_or_default();
+        let (_, cost, credits) = credits::estimate(&price, input, out, DEFAULT_RATE);
+        if dearest.as_ref().is_none_or(|d| cost > d.cost) {
+            dearest = Some(Estimate {
+                step: s,
+                price_version: m.price_version,
+                input_tokens: input,
+                max_output_tokens: out,
+                split,
+                cost,
+                credits,
+            });
+        }
+    }
+    dearest.ok_or_else(|| Error::unexpected("an empty model chain", kind.key.clone()))
 }
 
 /// The failure of an output whose job the queue did not take.
@@ -515,28 +623,13 @@ async fn prepare_one(
     lead: Option<OutputId>,
 ) -> Result<Output> {
     let t = a.caller.tenant;
-    let tokens = tr.token_estimate.unwrap_or_default();
-    let mut dearest: Option<(u64, &model_choice::Step, u64, u64, bool)> = None;
-    for s in &chain {
-        // The chain was chosen from this catalog: every step is in it.
-        let Some(m) = catalog
-            .iter()
-            .find(|m| m.provider == s.provider && m.model == s.model)
-        else {
-            return Err(Error::unexpected(
-                "a chain step outside the catalog",
-                s.name(),
-            ));
-        };
-        let (input, out, split) = step_estimate(m, tokens, kind.default_max_output_tokens);
-        let price = m.price.unwrap_or_default();
-        let (_, cost, _) = credits::estimate(&price, input, out, DEFAULT_RATE);
-        if dearest.as_ref().is_none_or(|d| cost > d.0) {
-            dearest = Some((cost, s, input, out, split));
-        }
-    }
-    let (_, first, input_tokens, max_output_tokens, split) =
-        dearest.ok_or_else(|| Error::unexpected("an empty model chain", kind.key.clone()))?;
+    let Estimate {
+        step: first,
+        input_tokens,
+        max_output_tokens,
+        split,
+        ..
+    } = reservation_estimate(catalog, &chain, tr, kind)?;
     let job = JobId::from_uuid(p.ids.new_id());
     let reserved = credits::reserve(
         p.records,

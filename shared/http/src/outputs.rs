@@ -29,8 +29,42 @@ pub(crate) fn ports(s: &AppState) -> Ports<'_> {
 #[serde(deny_unknown_fields)]
 pub(crate) struct OutputsRequest {
     output_types: Vec<String>,
-    /// `provider/model`; the offline provider when left out.
+    /// `provider/model`: only that model. Left out: the caller's preference for each output
+    /// type, the tier's default model, the offline provider, then the models the team or the
+    /// tenant's constraints name.
     model: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QuoteParams {
+    /// Comma-separated: `one_pager,slides`; all four when left out.
+    output_types: Option<String>,
+    /// `provider/model`, as in `POST /transcripts/{id}/outputs`; left out, each output type's
+    /// model is chosen as there.
+    model: Option<String>,
+}
+
+/// What `POST /transcripts/{id}/outputs` with these output types and model would reserve,
+/// reserving nothing; refused as that request would be.
+pub(crate) async fn quote(
+    State(s): State<AppState>,
+    Allowed(a): Allowed,
+    Path(id): Path<String>,
+    QueryParams(q): QueryParams<QuoteParams>,
+) -> Result<Json<recap_domain::credits::Quote>, ApiError> {
+    let id = path_id(TranscriptId::parse, &id, "transcript")?;
+    let output_types: Vec<String> = q
+        .output_types
+        .as_deref()
+        .unwrap_or("one_pager,slides,bytes,anchors")
+        .split(',')
+        .map(|o| o.trim().to_string())
+        .filter(|o| !o.is_empty())
+        .collect();
+    let quote = generation::quote(ports(&s), &a, &id, &output_types, q.model.as_deref()).await?;
+    Ok(Json(quote))
 }
 
 /// Reserves credits and queues one job per output type: 202 with the outputs.

@@ -44,7 +44,7 @@ use recap_domain::users::User;
 pub enum Group {
     /// `functions/api-teams`: teams, members, roles, users, tenant settings, `/me`.
     Teams,
-    /// `functions/api-transcripts`: transcripts and quotes.
+    /// `functions/api-transcripts`: transcripts.
     Transcripts,
     /// `functions/api-billing`: credits, purchases, billing records, usage.
     Billing,
@@ -52,7 +52,7 @@ pub enum Group {
     Catalog,
     /// `functions/api-outputs`: outputs and their rendered files.
     Outputs,
-    /// `functions/api-generation`: generation requests, model preferences and constraints.
+    /// `functions/api-generation`: generation requests and their quotes, model preferences and constraints.
     Generation,
     /// `functions/api-playlists`: playlists and their items.
     Playlists,
@@ -371,7 +371,7 @@ pub fn teams() -> Vec<RouteSpec> {
     ]
 }
 
-/// The routes of transcripts and quotes (`functions/api-transcripts`).
+/// The routes of transcripts (`functions/api-transcripts`).
 pub fn transcripts() -> Vec<RouteSpec> {
     use Permission::*;
     let tr = route_in(Group::Transcripts, Data::Tenant);
@@ -413,13 +413,6 @@ pub fn transcripts() -> Vec<RouteSpec> {
             None,
             || delete(transcripts::delete),
         ).no_content("Deletes a transcript and its files"),
-        tr(
-            Method::GET,
-            "/transcripts/{transcript_id}/outputs/quote",
-            anywhere(TranscriptsRead),
-            None,
-            || get(transcripts::quote),
-        ).ok::<Quote>("What generating outputs of a ready transcript would reserve, without reserving").query::<transcripts::QuoteParams>().errors(&[StatusCode::CONFLICT]),
     ]
 }
 
@@ -648,6 +641,13 @@ pub fn generation() -> Vec<RouteSpec> {
             Some(r#"{"output_types":["one_pager","anchors"]}"#),
             || post(outputs::request),
         ).body::<outputs::OutputsRequest>().answers(StatusCode::ACCEPTED, Some(openapi::page::<Output>), "Reserves credits and queues one generation job per output type; when the queue refuses a job after taking the first ones, those stand and the rest are answered failed (request them again)").errors(&[StatusCode::PAYMENT_REQUIRED]),
+        req(
+            Method::GET,
+            "/transcripts/{transcript_id}/outputs/quote",
+            anywhere(TranscriptsRead),
+            None,
+            || get(outputs::quote),
+        ).ok::<Quote>("What requesting these outputs would reserve now, reserving nothing: the same model choice, checks and estimates as the request").query::<outputs::QuoteParams>().errors(&[StatusCode::CONFLICT]),
         req(
             Method::POST,
             "/outputs/{output_id}/regenerate",
