@@ -984,14 +984,40 @@ async fn teams_members_and_roles_round_trip() {
         )
         .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
+    // A team that holds a transcript is not deleted: the transcript would keep a dead team.
+    let (st, tr) = s
+        .call(
+            &t.admin,
+            Method::POST,
+            "/transcripts",
+            Some(
+                &json!({"title": "Team notes", "type": "meeting", "team": t.team,
+                "content": "Ada: Shall we start?\nGrace: Yes."})
+                .to_string(),
+            ),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{tr}");
+    let team_path = format!("/teams/{}", t.team);
+    let (st, p) = s.call(&t.admin, Method::DELETE, &team_path, None).await;
+    assert_eq!(st, StatusCode::CONFLICT, "{p}");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("1 transcript(s) and 0 playlist(s)"),
+        "{p}"
+    );
     let (st, _) = s
         .call(
             &t.admin,
             Method::DELETE,
-            &format!("/teams/{}", t.team),
+            &format!("/transcripts/{}", tr["id"].as_str().unwrap()),
             None,
         )
         .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _) = s.call(&t.admin, Method::DELETE, &team_path, None).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     assert_eq!(
         s.get(&t.admin, &format!("/teams/{}", t.team)).await.0,

@@ -11,7 +11,7 @@ use crate::ids::{TeamId, TenantId, UserId};
 use crate::keys;
 use crate::records::{
     Condition, Index, Item, MAX_TRANSACTION_WRITES, Query, Records, Update, Write, from_item,
-    query_page, to_item, to_value,
+    query_all_as, query_page, to_item, to_value,
 };
 use crate::roles::{self, RoleName};
 use crate::users;
@@ -180,10 +180,19 @@ pub async fn update(
     }
 }
 
-/// Deletes a team with its memberships, in one transaction.
+/// Deletes a team with its memberships, in one transaction. A team that still holds
+/// transcripts or playlists is not deleted (409, with how many): they would keep its id, and
+/// nothing could be requested from them again ("team not found").
 #[tracing::instrument(skip_all, fields(tenant = %t))]
 pub async fn delete(records: &dyn Records, t: &TenantId, team: &TeamId) -> Result<()> {
     get(records, t, team).await?;
+    let (transcripts, playlists) = holdings(records, t, team).await?;
+    if transcripts + playlists > 0 {
+        return Err(Conflict::State(format!(
+            "the team holds {transcripts} transcript(s) and {playlists} playlist(s); delete them first"
+        ))
+        .into());
+    }
     let (members, more) =
         members(records, t, team, MAX_TRANSACTION_WRITES as u32 - 1, None).await?;
     if more.is_some() {
@@ -203,6 +212,28 @@ pub async fn delete(records: &dyn Records, t: &TenantId, team: &TeamId) -> Resul
         Err(e) if e.failed_write() == Some(last) => Err(Error::not_found("team")),
         r => r,
     }
+}
+
+/// How many of the tenant's transcripts and playlists belong to `team` (every one read).
+async fn holdings(records: &dyn Records, t: &TenantId, team: &TeamId) -> Result<(usize, usize)> {
+    #[derive(Deserialize)]
+    struct Owned {
+        #[serde(default)]
+        team: Option<TeamId>,
+    }
+    let count = |pk: String| async move {
+        let owned: Vec<Owned> = query_all_as(records, Query::partition(pk).on(Index::Gsi1)).await?;
+        Ok::<_, Error>(
+            owned
+                .iter()
+                .filter(|o| o.team.as_ref() == Some(team))
+                .count(),
+        )
+    };
+    Ok((
+        count(keys::tenant_pk(t, "TRANSCRIPTS")).await?,
+        count(keys::playlists_pk(t)).await?,
+    ))
 }
 
 pub async fn members(

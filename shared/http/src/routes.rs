@@ -341,7 +341,7 @@ pub fn teams() -> Vec<RouteSpec> {
             None,
             || delete(teams::delete),
         )
-        .no_content("Deletes a team"),
+        .no_content("Deletes a team with its memberships (409 while it holds transcripts or playlists)"),
         r(
             Method::GET,
             "/teams/{team_id}/members",
