@@ -1143,3 +1143,57 @@ async fn outputs_of_one_type_come_in_full_pages() {
         "{p}"
     );
 }
+
+/// Revisions of one output are numbered in one line: regenerating the same output twice makes
+/// revisions 2 and 3, regenerating a later revision goes on from there, and regenerations made
+/// at once never share a number.
+#[tokio::test]
+async fn revisions_of_an_output_are_numbered_once_each() {
+    let s = Stack::seeded().await;
+    let admin = s.who(T, ADMIN);
+    let id = ready_transcript(&s, &admin).await;
+    let (st, made) = s
+        .call(
+            &admin,
+            Method::POST,
+            &format!("/transcripts/{id}/outputs"),
+            Some(r#"{"output_types":["one_pager"]}"#),
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{made}");
+    let first = made["items"][0]["id"].as_str().unwrap().to_string();
+    let regenerate = |of: String| {
+        let s = &s;
+        let admin = &admin;
+        async move {
+            let (st, o) = s
+                .call(
+                    admin,
+                    Method::POST,
+                    &format!("/outputs/{of}/regenerate"),
+                    None,
+                )
+                .await;
+            assert_eq!(st, StatusCode::ACCEPTED, "{o}");
+            o
+        }
+    };
+    let second = regenerate(first.clone()).await;
+    let third = regenerate(first.clone()).await;
+    assert_eq!(
+        (second["revision"].as_u64(), third["revision"].as_u64()),
+        (Some(2), Some(3))
+    );
+    assert_eq!(third["regenerates"], first.as_str());
+    assert_eq!(third["origin"], first.as_str());
+    let fourth = regenerate(third["id"].as_str().unwrap().to_string()).await;
+    assert_eq!(fourth["revision"], 4);
+    assert_eq!(fourth["origin"], first.as_str(), "one line");
+    let at_once = futures::future::join_all((0..8).map(|_| regenerate(first.clone()))).await;
+    let mut numbers: Vec<u64> = at_once
+        .iter()
+        .map(|o| o["revision"].as_u64().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (5..=12).collect::<Vec<u64>>());
+}

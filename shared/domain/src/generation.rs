@@ -97,12 +97,16 @@ pub struct Output {
     /// Map-reduce progress while a step reads the transcript in chunks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub map: Option<MapState>,
-    /// 1 for the first output; each regeneration is the next revision.
+    /// 1 for the first output; each regeneration of it, or of any of its revisions, is the
+    /// next number (two made at once get two numbers).
     #[serde(default = "first_revision")]
     pub revision: u32,
     /// The output this one regenerates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regenerates: Option<OutputId>,
+    /// The first revision of the line this one belongs to (absent on that first revision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<OutputId>,
     /// The first output of the same request with the same model: this one calls the model once
     /// that one's prompt is cached (see [`ModelRegistry::cache_warmup`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -650,6 +654,16 @@ async fn prepare_one(
         },
     )
     .await?;
+    let (origin, revision) = match previous {
+        None => (None, 1),
+        Some(old) => match next_revision(p.records, old).await {
+            Ok(next) => next,
+            Err(e) => {
+                let _ = credits::release(p.records, &t, &job).await;
+                return Err(e);
+            }
+        },
+    };
     let now = p.clock.now();
     let first = &chain[0];
     let output = Output {
@@ -677,8 +691,9 @@ async fn prepare_one(
         step: 0,
         coverage: None,
         map: None,
-        revision: previous.map_or(1, |o| o.revision + 1),
+        revision,
         regenerates: previous.map(|o| o.id),
+        origin,
         lead,
         version: 0,
         created_at: now,
@@ -693,6 +708,26 @@ async fn prepare_one(
         return Err(e);
     }
     Ok(output)
+}
+
+/// The line a regeneration of `old` belongs to, and its number there: one more than the
+/// regenerations counted so far (one atomic add: two at once get two numbers).
+async fn next_revision(records: &dyn Records, old: &Output) -> Result<(Option<OutputId>, u32)> {
+    let origin = old.origin.unwrap_or(old.id);
+    let item = records
+        .update(
+            &keys::output_revisions(&old.tenant, &origin),
+            Update::new().add("regenerations", 1),
+            vec![],
+        )
+        .await?;
+    let n = item
+        .get("regenerations")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| Error::unexpected("a revision count", "not a number"))?;
+    let revision =
+        u32::try_from(n + 1).map_err(|_| Error::unexpected("a revision count", n.to_string()))?;
+    Ok((Some(origin), revision))
 }
 
 /// A step whose prompt a provider may cache: a real model reading the whole transcript.
@@ -1187,6 +1222,13 @@ pub(crate) async fn discard_outputs_of(
     let outputs: Vec<Output> = query_all_as(records, outputs_query(t, Some(tr))).await?;
     for o in &outputs {
         discard(records, files, o).await?;
+        // The revision count of a line goes with the transcript (absent unless regenerated).
+        records
+            .delete(
+                &keys::output_revisions(t, &o.origin.unwrap_or(o.id)),
+                vec![],
+            )
+            .await?;
     }
     Ok(outputs.len())
 }

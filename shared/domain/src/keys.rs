@@ -243,6 +243,12 @@ pub fn output(t: &TenantId, id: &crate::ids::OutputId) -> Key {
     Key::new(format!("{t}#OUTPUT#{id}"), "META")
 }
 
+/// The count of an output's regenerations, beside its first revision (`origin`): each new
+/// revision takes the next number from it, so that two made at once never share one.
+pub fn output_revisions(t: &TenantId, origin: &crate::ids::OutputId) -> Key {
+    Key::new(format!("{t}#OUTPUT#{origin}"), "REVISIONS")
+}
+
 /// The gsi1 key that lists a transcript's outputs (ids are v7: by creation).
 pub fn outputs_of_transcript(t: &TenantId, tr: &TranscriptId, id: &crate::ids::OutputId) -> Key {
     Key::new(format!("{t}#TRANSCRIPT#{tr}#OUTPUTS"), id.to_string())
