@@ -505,7 +505,11 @@ async fn regenerate_makes_a_new_revision_with_another_model() {
         )
         .await;
     assert_eq!(st, StatusCode::ACCEPTED, "{third}");
-    assert_eq!(third["revision"], 2, "a revision of the first output");
+    // The line's next number, though it regenerates the first again.
+    assert_eq!(
+        (third["revision"].as_u64(), third["regenerates"].as_str()),
+        (Some(3), Some(first.as_str()))
+    );
 }
 
 #[tokio::test]
@@ -576,4 +580,66 @@ async fn outputs_named_at_creation_are_generated_after_the_upload() {
             .contains("no model may write slides"),
         "{tr}"
     );
+}
+
+/// Rules name models and providers of the catalog: a name it does not have is a 400 naming
+/// the field (such a rule would only ever refuse, and a tier's default model that does not
+/// exist left its subscribers unable to generate).
+#[tokio::test]
+async fn rules_that_name_models_outside_the_catalog_are_refused() {
+    let (s, admin) = stack(echo(None)).await;
+    let root = s.who_admin(T, ADMIN, true);
+    let bad = |st: StatusCode, p: &Value, field: &str| {
+        assert_eq!(
+            (st, p["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(field)),
+            "{p}"
+        );
+        assert!(p["detail"].as_str().unwrap().contains("nosuch"), "{p}");
+    };
+    let (st, p) = s
+        .call(
+            &admin,
+            Method::POST,
+            "/teams",
+            Some(r#"{"name":"x","allowed_models":["nosuch/x"]}"#),
+        )
+        .await;
+    bad(st, &p, "allowed_models");
+    let (st, p) = s
+        .call(
+            &admin,
+            Method::PUT,
+            "/output-constraints/bytes",
+            Some(r#"{"allowed_providers":["nosuch"]}"#),
+        )
+        .await;
+    bad(st, &p, "allowed_providers");
+    let (st, p) = s
+        .call(
+            &admin,
+            Method::PUT,
+            "/output-constraints/bytes",
+            Some(r#"{"allowed_models":["nosuch/x"]}"#),
+        )
+        .await;
+    bad(st, &p, "allowed_models");
+    let tier = json!({"id": "t1", "name": "T1", "price_micro_usd": 0, "monthly_credits": 10,
+        "ai_calls_per_period": 5, "default_model": "nosuch/x", "features": {},
+        "credit_rate": {"micro_usd_per_credit": 1000},
+        "overage": {"policy": "block", "micro_usd_per_credit": 0, "cap_credits": 0}, "active": true});
+    let (st, p) = s
+        .call(&root, Method::POST, "/tiers", Some(&tier.to_string()))
+        .await;
+    bad(st, &p, "default_model");
+    // Known ones are taken.
+    let (st, p) = s
+        .call(
+            &admin,
+            Method::PUT,
+            "/output-constraints/bytes",
+            Some(r#"{"allowed_providers":["openai","offline"]}"#),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{p}");
 }

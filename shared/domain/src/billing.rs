@@ -233,9 +233,20 @@ pub async fn tier(records: &dyn Records, id: &str) -> Result<Tier> {
     }
 }
 
+/// Its models must be in the catalog.
+async fn check_tier_models(records: &dyn Records, t: &Tier) -> Result<()> {
+    crate::catalog::check_known_models(records, "allowed_models", &t.allowed_models).await?;
+    if let Some(m) = &t.default_model {
+        crate::catalog::check_known_models(records, "default_model", std::slice::from_ref(m))
+            .await?;
+    }
+    Ok(())
+}
+
 /// Adds a tier (platform admins).
 pub async fn create_tier(records: &dyn Records, t: Tier) -> Result<Tier> {
     t.validate()?;
+    check_tier_models(records, &t).await?;
     match records
         .put(tier_item(&t)?, vec![Condition::NotExists])
         .await
@@ -254,6 +265,7 @@ pub async fn update_tier(records: &dyn Records, id: &str, t: Tier) -> Result<Tie
         return Err(Error::validation("id", "a tier cannot be renamed"));
     }
     t.validate()?;
+    check_tier_models(records, &t).await?;
     match records.put(tier_item(&t)?, vec![Condition::Exists]).await {
         Ok(()) => Ok(t),
         Err(e) if e.failed_write() == Some(0) => Err(Error::not_found("tier")),

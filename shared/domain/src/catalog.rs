@@ -291,6 +291,52 @@ pub async fn models(records: &dyn Records) -> Result<Vec<Model>> {
     all(records, keys::catalog_pk(MODELS)).await
 }
 
+/// `Err` naming `field` unless every `provider/model` of `names` is in the catalog: a rule that
+/// names a model that does not exist would only ever refuse.
+pub async fn check_known_models(
+    records: &dyn Records,
+    field: &'static str,
+    names: &[String],
+) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let known = models(records).await?;
+    for name in names {
+        let found = name
+            .split_once('/')
+            .is_some_and(|(p, m)| known.iter().any(|k| k.provider == p && k.model == m));
+        if !found {
+            return Err(Error::validation(
+                field,
+                format!("{name} is not a model of the catalog (GET /models)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `Err` naming `field` unless every provider id of `names` is in the catalog.
+pub async fn check_known_providers(
+    records: &dyn Records,
+    field: &'static str,
+    names: &[String],
+) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let known = providers(records).await?;
+    for name in names {
+        if !known.iter().any(|k| &k.id == name) {
+            return Err(Error::validation(
+                field,
+                format!("{name} is not a provider of the catalog (GET /providers)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub async fn model(records: &dyn Records, provider: &str, model: &str) -> Result<Model> {
     match records.get(&model_key(provider, model)).await? {
         Some(item) => from_item(item),

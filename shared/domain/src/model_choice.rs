@@ -391,6 +391,9 @@ pub async fn set_constraints(
             "at most 100,000,000 tokens",
         ));
     }
+    crate::catalog::check_known_models(records, "allowed_models", &c.allowed_models).await?;
+    crate::catalog::check_known_providers(records, "allowed_providers", &c.allowed_providers)
+        .await?;
     let stored = OutputConstraints {
         output_type: output_type.to_string(),
         constraints: c,

@@ -111,6 +111,7 @@ pub async fn create(
     check_description(&description)?;
     let allowed_models = input.allowed_models.unwrap_or_default();
     check_models(&allowed_models)?;
+    crate::catalog::check_known_models(records, "allowed_models", &allowed_models).await?;
     let team = Team {
         id: TeamId::from_uuid(ids.new_id()),
         name,
@@ -165,6 +166,7 @@ pub async fn update(
     }
     if let Some(m) = input.allowed_models {
         check_models(&m)?;
+        crate::catalog::check_known_models(records, "allowed_models", &m).await?;
         update = update.set("allowed_models", to_value(&m)?);
     }
     if update.set.is_empty() {
