@@ -114,8 +114,38 @@ pub fn body_rejection(status: StatusCode, text: String) -> Response {
             Some(text),
             json!({}),
         ),
-        _ => ApiError(Error::validation("body", text)).into_response(),
+        _ => ApiError(Error::validation("body", without_type_names(&text))).into_response(),
     }
+}
+
+/// serde's messages name the Rust type a body was read into (`expected struct NewTranscript
+/// with 10 elements`): said as the JSON it expects instead.
+fn without_type_names(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("struct ") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "struct ".len()..];
+        let name_len = after
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        if name_len == 0 {
+            out.push_str("struct ");
+            rest = after;
+            continue;
+        }
+        out.push_str("a JSON object");
+        rest = &after[name_len..];
+        // "with 10 elements" (an array offered for a struct) says nothing to a client.
+        if let Some(tail) = rest.strip_prefix(" with ")
+            && let Some(end) = tail.find(" elements")
+            && tail[..end].chars().all(|c| c.is_ascii_digit())
+        {
+            rest = &tail[end + " elements".len()..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The answer for a path no route serves.
@@ -132,6 +162,24 @@ pub async fn not_found_route(uri: axum::http::Uri) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_errors_say_json_not_rust_types() {
+        assert_eq!(
+            without_type_names(
+                "invalid type: sequence, expected struct NewTranscript with 10 elements at line 1 column 2"
+            ),
+            "invalid type: sequence, expected a JSON object at line 1 column 2"
+        );
+        assert_eq!(
+            without_type_names("expected struct Purchase"),
+            "expected a JSON object"
+        );
+        assert_eq!(
+            without_type_names("missing field `title`"),
+            "missing field `title`"
+        );
+    }
 
     async fn body(r: Response) -> (StatusCode, String, Value) {
         let status = r.status();
