@@ -1026,3 +1026,44 @@ async fn teams_members_and_roles_round_trip() {
     let (_, me) = s.get(&t.member, "/me").await;
     assert_eq!(me["teams"], json!([]), "memberships go with their team");
 }
+
+/// Names others will see hold no control characters nor bidirectional overrides (a NUL and a
+/// right-to-left override were accepted in a playlist's name).
+#[tokio::test]
+async fn names_with_control_characters_are_refused() {
+    let s = Stack::seeded().await;
+    let admin = s.who(A, A1);
+    s.get(&admin, "/me").await;
+    for (path, body, field) in [
+        ("/teams", json!({"name": "ok\u{0}"}), "name"),
+        ("/teams", json!({"name": "evil\u{202E}txt"}), "name"),
+        (
+            "/transcripts",
+            json!({"title": "a\u{1b}[31mred", "type": "meeting", "content": "Ada: a\nGrace: b"}),
+            "title",
+        ),
+        (
+            "/roles",
+            json!({"name": "auditor", "description": "bell\u{7}", "permissions": ["transcripts:read"]}),
+            "description",
+        ),
+    ] {
+        let (st, p) = s
+            .call(&admin, Method::POST, path, Some(&body.to_string()))
+            .await;
+        assert_eq!(
+            (st, p["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(field)),
+            "{path}: {p}"
+        );
+    }
+    let (st, _) = s
+        .call(
+            &admin,
+            Method::POST,
+            "/teams",
+            Some(&json!({"name": "Réunion 😀", "description": "two\nlines"}).to_string()),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+}

@@ -97,6 +97,7 @@ impl Tier {
         if self.name.trim().is_empty() {
             return Err(Error::validation("name", "is required"));
         }
+        crate::text::check_display("name", &self.name, false)?;
         self.credit_rate.validate()?;
         for (field, v) in [
             ("price_micro_usd", self.price_micro_usd),

@@ -26,6 +26,7 @@ pub mod records;
 pub mod roles;
 pub mod teams;
 pub mod tenants;
+pub mod text;
 pub mod transcript_types;
 pub mod transcripts;
 pub mod uploads;

@@ -236,6 +236,7 @@ fn check_name(n: &str) -> Result<String> {
             format!("must be 1-{MAX_NAME_CHARS} characters"),
         ));
     }
+    crate::text::check_display("name", n, false)?;
     Ok(n.to_string())
 }
 
@@ -246,6 +247,7 @@ fn check_description(d: String) -> Result<String> {
             format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
         ));
     }
+    crate::text::check_display("description", &d, true)?;
     Ok(d)
 }
 

@@ -287,7 +287,7 @@ fn check_description(d: &str) -> Result<()> {
             "must be at most 500 characters",
         ));
     }
-    Ok(())
+    crate::text::check_display("description", d, true)
 }
 
 /// A role by name: built in, or one of the tenant's.

@@ -70,6 +70,7 @@ fn check_name(n: &str) -> Result<String> {
     if n.is_empty() || n.chars().count() > 100 {
         return Err(Error::validation("name", "must be 1-100 characters"));
     }
+    crate::text::check_display("name", n, false)?;
     Ok(n.to_string())
 }
 
@@ -80,7 +81,7 @@ fn check_description(d: &str) -> Result<()> {
             "must be at most 1000 characters",
         ));
     }
-    Ok(())
+    crate::text::check_display("description", d, true)
 }
 
 fn team_item(t: &TenantId, team: &Team) -> Result<Item> {

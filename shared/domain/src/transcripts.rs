@@ -221,6 +221,7 @@ fn check_title(t: &str) -> Result<String> {
     if t.is_empty() || t.chars().count() > 300 {
         return Err(Error::validation("title", "must be 1-300 characters"));
     }
+    crate::text::check_display("title", t, false)?;
     Ok(t.to_string())
 }
 
@@ -563,6 +564,7 @@ pub async fn update(
                     "names must be 1-100 characters",
                 ));
             }
+            crate::text::check_display("speakers", &name, false)?;
             all.insert(id, name);
         }
         update = update.set("speaker_names", to_value(&all)?);
