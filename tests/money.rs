@@ -59,6 +59,31 @@ async fn idempotency_key_semantics() {
     )
     .await;
     assert_eq!(st, StatusCode::CONFLICT, "{p}");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("used for a purchase with another body"),
+        "{p}"
+    );
+    // The same key and body on the refund route: said to be another kind of request.
+    let (st, p) = s
+        .call_with(
+            &admin,
+            Method::POST,
+            "/credits/refunds",
+            Some(&body.to_string()),
+            &[("idempotency-key", "order-7")],
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{p}");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("used for a purchase, not a refund"),
+        "{p}"
+    );
     let (st, p) = buy(&s, &admin, None, &body).await;
     assert_eq!(
         (st, p["field"].as_str()),

@@ -651,10 +651,19 @@ async fn remembered(records: &dyn Records, t: &TenantId, key: &str) -> Result<Op
 
 fn replay(seen: Remembered, request: &str) -> Result<BillingRecord> {
     if seen.request != request {
-        return Err(Conflict::State(
-            "this Idempotency-Key was used with another request body".into(),
-        )
-        .into());
+        // Requests are remembered as "{kind} {body}".
+        let kind_of = |r: &str| r.split_once(' ').map_or("", |(k, _)| k).to_string();
+        let (was, is) = (kind_of(&seen.request), kind_of(request));
+        let message = if was == is {
+            format!(
+                "this Idempotency-Key was used for a {was} with another body; a new request needs a new key"
+            )
+        } else {
+            format!(
+                "this Idempotency-Key was used for a {was}, not a {is}; a new request needs a new key"
+            )
+        };
+        return Err(Conflict::State(message).into());
     }
     serde_json::from_value(seen.response).map_err(|e| Error::unexpected("a remembered answer", e))
 }
