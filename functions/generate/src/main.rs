@@ -16,8 +16,10 @@ async fn main() -> Result<(), recap_lambda::Error> {
     let vars = |k: &str| std::env::var(k).ok();
     let keys = recap_lambda::ParameterKeys::load(&aws.config, &vars).await?;
     let config = recap_ai::ProviderConfig::load(&vars, &keys).await?;
-    let catalog = recap_domain::catalog::providers(&aws.records).await?;
-    let models = recap_ai::Providers::from_config(&config)?.for_catalog(&catalog);
+    let providers = recap_ai::Providers::from_config(&config)?;
+    // The catalog's providers are read on the first job that needs them, not here.
+    let models =
+        recap_lambda::CatalogOnFirstUse::new(std::sync::Arc::new(aws.records.clone()), providers);
     let ports = aws.generation(&models);
     recap_lambda::serve_json(|event| recap_lambda::handlers::generate(ports, event, MAX_RECEIVES))
         .await

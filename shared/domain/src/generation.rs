@@ -134,9 +134,10 @@ pub trait ModelRegistry: Send + Sync {
         self.models(provider).is_some()
     }
 
-    /// Loads what [`ModelRegistry::configured`] reads, if it is not loaded yet; called before
-    /// every model choice. An API function reads the catalog's providers here, on its first
-    /// model choice, instead of at start-up (where most of its requests would not need them).
+    /// Loads what [`ModelRegistry::configured`] and [`ModelRegistry::models`] read, if it is
+    /// not loaded yet; called before every model choice and every generation job that has
+    /// work to do. The Lambda functions read the catalog's providers here, when first needed,
+    /// instead of at start-up (where many of their events would not need them).
     fn ready(
         &self,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + '_>> {
@@ -1166,6 +1167,9 @@ pub async fn process(p: Ports<'_>, body: &str, last_attempt: bool) -> Result<Pro
         discard(p.records, p.files, &o).await?;
         return Ok(Processed::Gone(o.id));
     }
+    // The generate function reads the catalog's providers here, on its first job that has
+    // work to do, rather than at start-up.
+    p.models.ready().await?;
     match msg.phase {
         None => start(p, o, 0, last_attempt).await,
         Some(Phase::Resume { step }) => start(p, o, step, last_attempt).await,

@@ -228,6 +228,76 @@ impl recap_domain::generation::ModelRegistry for KeysConfigured {
     }
 }
 
+/// The generate function's model registry: the configured providers' clients, built at
+/// start-up, by catalog provider id. The catalog's providers (which id is which kind of client)
+/// are read on the first job that has work to do ([`ModelRegistry::ready`]), not at start-up:
+/// a cold start then makes no catalog read before its first answer, and a job for a deleted
+/// output or a malformed message makes none at all. With no provider configured (the offline
+/// provider only) the catalog is never read. A provider added to the catalog later is known
+/// from the next start, as before.
+///
+/// [`ModelRegistry::ready`]: recap_domain::generation::ModelRegistry::ready
+pub struct CatalogOnFirstUse {
+    records: std::sync::Arc<dyn recap_domain::records::Records>,
+    providers: recap_ai::Providers,
+    built: std::sync::OnceLock<recap_ai::CatalogModels>,
+}
+
+impl CatalogOnFirstUse {
+    pub fn new(
+        records: std::sync::Arc<dyn recap_domain::records::Records>,
+        providers: recap_ai::Providers,
+    ) -> Self {
+        CatalogOnFirstUse {
+            records,
+            providers,
+            built: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl recap_domain::generation::ModelRegistry for CatalogOnFirstUse {
+    fn models(&self, provider: &str) -> Option<std::sync::Arc<dyn recap_domain::models::Models>> {
+        self.built.get()?.models(provider)
+    }
+
+    fn ready(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = recap_domain::Result<()>> + Send + '_>>
+    {
+        Box::pin(async move {
+            if self.built.get().is_some() {
+                return Ok(());
+            }
+            let catalog = if self.providers.kinds().is_empty() {
+                Vec::new()
+            } else {
+                recap_domain::catalog::providers(self.records.as_ref()).await?
+            };
+            // Two first jobs at once both read; the first to finish is kept (the same clients).
+            let _ = self.built.set(self.providers.for_catalog(&catalog));
+            Ok(())
+        })
+    }
+
+    fn cache_warmup(&self, provider: &str) -> std::time::Duration {
+        self.built
+            .get()
+            .map_or(std::time::Duration::ZERO, |c| c.cache_warmup(provider))
+    }
+
+    fn sleep(
+        &self,
+        d: std::time::Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        // Only called for a non-zero warm-up, which only a built registry answers.
+        match self.built.get() {
+            Some(c) => c.sleep(d),
+            None => Box::pin(std::future::ready(())),
+        }
+    }
+}
+
 /// The AWS adapters of a function that runs the generation use cases (generate, on-upload):
 /// DynamoDB (`RECAP_TABLE`), S3 (`RECAP_BUCKET`) and the generate queue
 /// (`RECAP_GENERATE_QUEUE_URL`), built once in `main`. Every event reads records and files, so
@@ -358,6 +428,7 @@ where
 mod tests {
     use super::*;
     use recap_domain::generation::ModelRegistry;
+    use recap_domain::records::{Condition, Item, Page, Query, Update, Write};
     use std::sync::Arc;
 
     #[tokio::test]
@@ -380,5 +451,76 @@ mod tests {
         let none = KeysConfigured::new(records, Vec::new());
         none.ready().await.unwrap();
         assert!(!none.configured("openai"), "no settings, no provider");
+    }
+
+    /// Records that refuse every call: a registry given these must not read.
+    struct NoRecords;
+
+    #[async_trait::async_trait]
+    impl recap_domain::records::Records for NoRecords {
+        async fn get(&self, _: &recap_domain::keys::Key) -> recap_domain::Result<Option<Item>> {
+            Err(recap_domain::Error::unexpected("records", "read"))
+        }
+        async fn put(&self, _: Item, _: Vec<Condition>) -> recap_domain::Result<()> {
+            Err(recap_domain::Error::unexpected("records", "written"))
+        }
+        async fn update(
+            &self,
+            _: &recap_domain::keys::Key,
+            _: Update,
+            _: Vec<Condition>,
+        ) -> recap_domain::Result<Item> {
+            Err(recap_domain::Error::unexpected("records", "written"))
+        }
+        async fn delete(
+            &self,
+            _: &recap_domain::keys::Key,
+            _: Vec<Condition>,
+        ) -> recap_domain::Result<Option<Item>> {
+            Err(recap_domain::Error::unexpected("records", "written"))
+        }
+        async fn query(&self, _: Query) -> recap_domain::Result<Page> {
+            Err(recap_domain::Error::unexpected("records", "read"))
+        }
+        async fn transact(&self, _: Vec<Write>) -> recap_domain::Result<()> {
+            Err(recap_domain::Error::unexpected("records", "written"))
+        }
+    }
+
+    #[tokio::test]
+    async fn generate_reads_the_catalog_on_its_first_job_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = recap_embedded::EmbeddedStore::open(dir.path()).unwrap();
+        let records: Arc<dyn recap_domain::records::Records> = Arc::new(store.records());
+        recap_domain::catalog::seed(records.as_ref(), &recap_domain::clock::SystemClock)
+            .await
+            .unwrap();
+        let vars = |k: &str| (k == "OPENAI_API_KEY").then(|| "sk-test".to_string());
+        let config = recap_ai::ProviderConfig::from_vars(&vars).unwrap();
+        let providers = recap_ai::Providers::from_config(&config).unwrap();
+        let registry = CatalogOnFirstUse::new(records.clone(), providers);
+        assert!(
+            registry.models("openai").is_none(),
+            "nothing is known before the catalog is read"
+        );
+        registry.ready().await.unwrap();
+        assert!(registry.models("openai").is_some());
+        assert!(registry.models("anthropic").is_none(), "no key for it");
+
+        // No provider configured: the catalog is never read (these records refuse it).
+        let offline_only = CatalogOnFirstUse::new(
+            Arc::new(NoRecords),
+            recap_ai::Providers::from_config(&recap_ai::ProviderConfig::default()).unwrap(),
+        );
+        offline_only.ready().await.unwrap();
+        assert!(offline_only.models("openai").is_none());
+
+        // A read that fails is an error (the job is retried), and nothing is kept.
+        let keyed = CatalogOnFirstUse::new(
+            Arc::new(NoRecords),
+            recap_ai::Providers::from_config(&config).unwrap(),
+        );
+        assert!(keyed.ready().await.is_err());
+        assert!(keyed.models("openai").is_none());
     }
 }
