@@ -83,7 +83,24 @@ async fn inline_content_becomes_a_ready_transcript_with_segments() {
     assert_eq!(t["segments"].as_array().unwrap().len(), 16);
     assert_eq!(t["segments"][0]["id"], "s0001");
     assert!(t["duration_ms"].as_u64().unwrap() > 0);
-    assert!(t["token_estimate"].as_u64().unwrap() > 0);
+    // o200k_base counted once at upload: the record's estimate is the exact count, and the
+    // normalized file carries each segment's count for generation's chunking.
+    let exact: Vec<u64> = t["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|seg| {
+            recap_transcript::estimate_tokens(
+                seg["text"].as_str().unwrap(),
+                recap_transcript::TokenizerFamily::OpenAi,
+            )
+        })
+        .collect();
+    assert_eq!(t["token_estimate"], exact.iter().sum::<u64>());
+    let file = FileKey::parse(format!("{T}/transcripts/{id}/normalized.json")).unwrap();
+    let stored: Value =
+        serde_json::from_slice(&s.state.files.get(&file).await.unwrap().unwrap().0).unwrap();
+    assert_eq!(stored["openai_tokens"], json!(exact));
     assert_eq!(
         t["generation"], "queued",
         "the output types named at creation were requested after the upload"

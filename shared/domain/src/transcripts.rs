@@ -762,7 +762,12 @@ fn parse_upload(tr: &Transcript, bytes: &[u8]) -> Outcome {
             n.duration_ms / 60_000,
             MAX_DURATION_MS / 60_000
         )),
-        Ok(n) => Outcome::Ready(Box::new(n)),
+        Ok(mut n) => {
+            // Counted once, here: the record's token estimate and generation's chunks for
+            // OpenAI models both read these counts.
+            n.count_openai_tokens();
+            Outcome::Ready(Box::new(n))
+        }
     }
 }
 

@@ -214,6 +214,7 @@ fn conclude(
         duration_ms: end_max.max(f.media_duration_ms.unwrap_or(0)),
         language: f.language.filter(|l| !l.is_empty()),
         warnings,
+        openai_tokens: Vec::new(),
     })
 }
 

@@ -74,6 +74,12 @@ pub struct Transcript {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
     pub warnings: Vec<Warning>,
+    /// Each segment's `o200k_base` tokens (OpenAI's encoding), in segment order: empty from
+    /// the parser; [`Transcript::count_openai_tokens`] fills it. The upload trigger counts once
+    /// and stores the counts with the normalized transcript, so that generation chunks for
+    /// OpenAI models from them without a tokenizer of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub openai_tokens: Vec<u32>,
 }
 
 /// A timed piece of text, usually a cue or an utterance.

@@ -1,7 +1,11 @@
 //! Token estimates and chunking on speaker turns.
 //!
 //! OpenAI models: exact counts with `o200k_base` (the encoding of GPT-4o, GPT-4.1, o-series
-//! and GPT-5 models). Others (Anthropic, Gemini, anything else) publish no offline tokenizer;
+//! and GPT-5 models), made once per transcript when its upload is parsed
+//! ([`Transcript::count_openai_tokens`]) and stored with it; what runs later reads the stored
+//! counts ([`Transcript::segment_tokens`]), so that only the upload trigger carries the
+//! vocabulary (1 MB zipped) and the generate function does not build it on every cold start.
+//! Others (Anthropic, Gemini, anything else) publish no offline tokenizer;
 //! the estimate is `ceil(ASCII chars / 4) + 1 per non-ASCII char`. Chars/4 is the usual rule of
 //! thumb for English; counting every non-ASCII char as a token keeps CJK text (about one token
 //! per character) from being underestimated, and errs high on accented Latin text. High is the
@@ -71,13 +75,37 @@ pub fn estimate_tokens(text: &str, family: TokenizerFamily) -> u64 {
 }
 
 impl Transcript {
-    /// The sum of the segments' text tokens. Prompt framing (ids, times, speaker labels) is
-    /// the caller's to add.
-    pub fn token_estimate(&self, family: TokenizerFamily) -> u64 {
+    /// Counts each segment's `o200k_base` tokens into [`Transcript::openai_tokens`]: the upload
+    /// trigger does, once, before it stores the normalized transcript.
+    pub fn count_openai_tokens(&mut self) {
+        self.openai_tokens = self
+            .segments
+            .iter()
+            .map(|s| {
+                u32::try_from(estimate_tokens(&s.text, TokenizerFamily::OpenAi)).unwrap_or(u32::MAX)
+            })
+            .collect();
+    }
+
+    /// Each segment's text tokens for `family`, without a tokenizer: for OpenAI models the
+    /// counts of [`Transcript::count_openai_tokens`] when they cover every segment; otherwise
+    /// (a transcript stored before they were counted) and for the other families, the estimate
+    /// of the module docs. Nothing that reaches generation calls the tokenizer itself, so that
+    /// the generate function links no vocabulary.
+    pub fn segment_tokens(&self, family: TokenizerFamily) -> Vec<u64> {
+        if family == TokenizerFamily::OpenAi && self.openai_tokens.len() == self.segments.len() {
+            return self.openai_tokens.iter().map(|&n| u64::from(n)).collect();
+        }
         self.segments
             .iter()
-            .map(|s| estimate_tokens(&s.text, family))
-            .sum()
+            .map(|s| heuristic_tokens(&s.text))
+            .collect()
+    }
+
+    /// The sum of [`Transcript::segment_tokens`]. Prompt framing (ids, times, speaker labels)
+    /// is the caller's to add.
+    pub fn token_estimate(&self, family: TokenizerFamily) -> u64 {
+        self.segment_tokens(family).iter().sum()
     }
 }
 
@@ -98,7 +126,8 @@ pub struct Chunk {
 /// previous chunk's last turns (or, if the last turn is too long, its last segments) that fit
 /// in `overlap_tokens` (capped at half the window); the overlap shrinks where it would keep the
 /// next turn from fitting whole. Every chunk brings at least one new segment.
-/// A transcript that fits is one chunk; an empty one is none.
+/// A transcript that fits is one chunk; an empty one is none. Segments are measured with
+/// [`Transcript::segment_tokens`].
 pub fn chunk(
     t: &Transcript,
     window_tokens: u64,
@@ -112,10 +141,7 @@ pub fn chunk(
     }
     let window = window_tokens.max(1);
     let overlap = overlap_tokens.min(window / 2);
-    let tok: Vec<u64> = segs
-        .iter()
-        .map(|s| estimate_tokens(&s.text, family))
-        .collect();
+    let tok = t.segment_tokens(family);
     // turn_begin[i]: first segment of i's turn; turn_end[i]: one past its last.
     let mut turn_begin = vec![0; n];
     for i in 1..n {

@@ -224,6 +224,53 @@ fn token_estimates() {
     );
 }
 
+/// OpenAI counts are made once (at upload) and carried with the transcript: chunking for
+/// OpenAI models reads them, and falls back to the estimate for a transcript without them.
+#[test]
+fn openai_counts_are_stored_with_the_transcript_and_chunking_reads_them() {
+    // "hello world" is 2 o200k tokens; the heuristic says 3 (11 chars / 4, rounded up).
+    let mut t = lenient("Alice: hello world\nBob: 日本語のテキストです。\n", "x.txt").expect("t");
+    assert!(t.openai_tokens.is_empty(), "the parser does not count");
+    let heuristic = t.segment_tokens(TokenizerFamily::OpenAi);
+    assert_eq!(heuristic[0], 3);
+
+    t.count_openai_tokens();
+    let exact: Vec<u64> = t
+        .segments
+        .iter()
+        .map(|s| estimate_tokens(&s.text, TokenizerFamily::OpenAi))
+        .collect();
+    assert_eq!(exact[0], 2);
+    assert_eq!(t.segment_tokens(TokenizerFamily::OpenAi), exact);
+    assert_eq!(
+        t.token_estimate(TokenizerFamily::OpenAi),
+        exact.iter().sum::<u64>()
+    );
+    // The other families do not use OpenAI's counts.
+    assert_eq!(t.segment_tokens(TokenizerFamily::Anthropic), heuristic);
+
+    // Stored and read back with the transcript (as the upload trigger writes it to the files).
+    let json = serde_json::to_value(&t).expect("encodes");
+    assert_eq!(json["openai_tokens"], serde_json::json!(exact));
+    let back: Transcript = serde_json::from_value(json).expect("decodes");
+    assert_eq!(back.segment_tokens(TokenizerFamily::OpenAi), exact);
+    // A file from before the counts: no field, and the estimate instead.
+    let mut old = serde_json::to_value(&t).expect("encodes");
+    old.as_object_mut().expect("an object").remove("openai_tokens");
+    let old: Transcript = serde_json::from_value(old).expect("decodes");
+    assert_eq!(old.segment_tokens(TokenizerFamily::OpenAi), heuristic);
+    // Counts that do not cover every segment are not trusted.
+    let mut short = t.clone();
+    short.openai_tokens.pop();
+    assert_eq!(short.segment_tokens(TokenizerFamily::OpenAi), heuristic);
+
+    // A window of 2 holds "hello world" by its count (2), not by the estimate (3).
+    let by_count = chunk(&t, 2, 0, TokenizerFamily::OpenAi);
+    assert_eq!(by_count[0].tokens, 2);
+    assert_eq!(by_count[0].last_segment, 0);
+    assert_eq!(chunk(&old, 2, 0, TokenizerFamily::OpenAi)[0].tokens, 3);
+}
+
 fn turns_transcript() -> Transcript {
     // Turns: A(3 segments) B(1) A(2) C(4); each text is 40 ASCII chars = 10 tokens (heuristic).
     let mut s = String::new();

@@ -47,6 +47,7 @@ fn transcript(
         duration_ms,
         language,
         warnings: Vec::new(),
+        openai_tokens: Vec::new(),
     })
 }
 
