@@ -195,9 +195,10 @@ fn conclude(
     if f.mode == Mode::Strict
         && let Some(n) = diag.notes.iter().find(|n| n.kind.is_repair())
     {
-        // A repair's warning says what is wrong, then (after "; ") what lenient mode did
-        // about it, which strict mode does not do.
-        let problem = n.message.split_once("; ").map_or(&*n.message, |(p, _)| p);
+        // A repair's warning says what is wrong, then (after the last "; ") what lenient mode
+        // did about it, which strict mode does not do. The problem may quote the file's text,
+        // which can hold "; " itself.
+        let problem = n.message.rsplit_once("; ").map_or(&*n.message, |(p, _)| p);
         return Err(ParseError::Invalid {
             line: n.line,
             message: problem.to_string(),

@@ -58,6 +58,9 @@ fn errors_are_one_clear_sentence() {
         e.to_string(),
         "line 5: the text of a cue goes on after a blank line"
     );
+    // The problem may quote the file, "; " and all.
+    let e = strict("stray; text\n\n1\n00:00:01,000 --> 00:00:02,000\nhi\n", "c.srt").unwrap_err();
+    assert_eq!(e.to_string(), "line 1: text outside any cue: `stray; text`");
     let warned = lenient("1\n00:00:01,000 --> 00:00:02,000\nhi\n\nthere\n", "b.srt").unwrap();
     assert_eq!(
         warned.warnings[0].message,
