@@ -27,6 +27,7 @@
 //! | a tenant's billing records, newest first | `{t}#BILLING` / `{id}` (v7), descending | 1 Query a page |
 //! | an idempotency key                   | `{t}#IDEMPOTENCY` / `{key}`                 | 1 GetItem   |
 //! | an output                            | `{t}#OUTPUT#{id}` / `META`                  | 1 GetItem   |
+//! | the revision count of an output line | `{t}#OUTPUT#{origin}` / `REVISIONS` (an atomic add) | 1 UpdateItem |
 //! | a transcript's outputs, newest first | gsi1 `{t}#TRANSCRIPT#{tr}#OUTPUTS` / `{id}`, descending | 1 Query a page |
 //! | a tenant's outputs, newest first     | gsi2 `{t}#OUTPUTS` / `{id}`, descending     | 1 Query a page |
 //! | a playlist with its items, in order  | `{t}#PLAYLIST#{id}`: `A#META` (holds the order) + `ITEM#{item}` | 1 Query |
@@ -385,7 +386,15 @@ mod tests {
             transcripts_by_status(&t, "ready", &x),
             Key::new(format!("{T}#TRANSCRIPTS#ready"), X)
         );
+        let o = crate::ids::OutputId::parse(X).unwrap();
+        assert_eq!(output(&t, &o), Key::new(format!("{T}#OUTPUT#{X}"), "META"));
+        assert_eq!(
+            output_revisions(&t, &o),
+            Key::new(format!("{T}#OUTPUT#{X}"), "REVISIONS")
+        );
         for k in [
+            output(&t, &o),
+            output_revisions(&t, &o),
             user(&t, &u),
             transcript(&t, &x),
             transcripts_index(&t, &x),
