@@ -1061,41 +1061,62 @@ async fn a_transcript_deleted_while_its_output_is_written_charges_nothing_and_ke
 }
 
 /// A request the balance cannot cover is refused as a whole: nothing is left behind (no
-/// failed outputs, no reservation), and the 402 says what the whole request needs against
-/// what was available before it.
+/// failed outputs, no reservation), and the 402 says what the whole request needs (every
+/// output's reservation, those after the one that found the balance short too) against what
+/// was available before it.
 #[tokio::test]
 async fn a_request_refused_for_credits_leaves_nothing_and_says_what_it_needed() {
     let (s, _fake, admin, id) = with_fake(vec![pride()]).await;
     let all_four =
         r#"{"output_types":["one_pager","slides","bytes","anchors"],"model":"openai/gpt-4o-mini"}"#;
     let path = format!("/transcripts/{id}/outputs");
-    // Requests of all four until the balance runs short partway through one.
-    let mut made = Vec::new();
-    let (before, refused) = loop {
-        let before = s.get(&admin, "/credits").await.1;
-        let (st, body) = s.call(&admin, Method::POST, &path, Some(all_four)).await;
-        match st {
-            StatusCode::ACCEPTED => made.extend(
-                body["items"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|o| o["id"].as_str().unwrap().to_string()),
+    // What each of the four reserves.
+    let (st, first) = s.call(&admin, Method::POST, &path, Some(all_four)).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{first}");
+    let mut made: Vec<String> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_string())
+        .collect();
+    let reserved: Vec<u64> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["reserved_credits"].as_u64().unwrap())
+        .collect();
+    assert!(reserved.iter().all(|&r| r > 0), "{first}");
+    let whole: u64 = reserved.iter().sum();
+    // Enough for the first output only: the balance runs short at the second of four.
+    let left = s.get(&admin, "/credits").await.1["available"]
+        .as_u64()
+        .unwrap();
+    assert!(left > reserved[0], "{left} {reserved:?}");
+    let (st, r) = s
+        .call_with(
+            &admin,
+            Method::POST,
+            "/credits/refunds",
+            Some(
+                &json!({"user_id": ADMIN, "credits": left - reserved[0], "amount_micro_usd": 0})
+                    .to_string(),
             ),
-            StatusCode::PAYMENT_REQUIRED => break (before, body),
-            other => panic!("{other}: {body}"),
-        }
-        assert!(made.len() < 400, "the balance never ran short");
-    };
+            &[("idempotency-key", "down-to-one")],
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{r}");
+    let before = s.get(&admin, "/credits").await.1;
     let available = before["available"].as_u64().unwrap();
-    assert!(
-        available > 0,
-        "it runs short partway, not at the first output"
-    );
+    assert_eq!(available, reserved[0]);
+    let (st, refused) = s.call(&admin, Method::POST, &path, Some(all_four)).await;
+    assert_eq!(st, StatusCode::PAYMENT_REQUIRED, "{refused}");
     assert_eq!(refused["available"].as_u64(), Some(available), "{refused}");
-    let needed = refused["needed"].as_u64().unwrap();
-    assert!(needed > available, "{refused}");
-    assert_eq!(refused["shortfall"].as_u64(), Some(needed - available));
+    assert_eq!(
+        refused["needed"].as_u64(),
+        Some(whole),
+        "all four outputs' reservations {reserved:?}: {refused}"
+    );
+    assert_eq!(refused["shortfall"].as_u64(), Some(whole - available));
     assert_eq!(s.get(&admin, "/credits").await.1, before, "nothing held");
     let (_, all) = s.get(&admin, "/outputs?limit=100").await;
     let mut listed: Vec<String> = all["items"]

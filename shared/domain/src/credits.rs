@@ -158,26 +158,79 @@ pub async fn job(records: &dyn Records, t: &TenantId, id: &JobId) -> Result<Job>
     }
 }
 
+/// What a user's active subscription sets for their reservations: the credit rate, the
+/// overage they may still draw on, the AI calls left and the models allowed. Without one: the
+/// rate a reservation names, no overage, no allowance, every model. A reservation and a quote
+/// read the same terms, so that a quote prices and refuses as the reservation would.
+#[derive(Debug, Clone, Default)]
+pub struct Terms {
+    sub: Option<crate::billing::Subscription>,
+}
+
+impl Terms {
+    pub async fn of(records: &dyn Records, t: &TenantId, u: &UserId) -> Result<Terms> {
+        let sub = crate::billing::subscription(records, t, u)
+            .await?
+            .filter(|s| s.status == crate::billing::SubscriptionStatus::Active);
+        Ok(Terms { sub })
+    }
+
+    pub fn tier(&self) -> Option<&crate::billing::Tier> {
+        self.sub.as_ref().map(|s| &s.tier)
+    }
+
+    /// The tier's credit rate, else `default`.
+    pub fn rate(&self, default: CreditRate) -> CreditRate {
+        self.tier().map_or(default, |t| t.credit_rate)
+    }
+
+    /// Credits a reservation may still take beyond the balance this period.
+    pub fn overage(&self) -> Credits {
+        self.sub
+            .as_ref()
+            .map_or(0, |s| u64::try_from(s.overage_remaining).unwrap_or(0))
+    }
+
+    /// Refused when the tier does not include the model.
+    pub fn allows(&self, provider: &str, model: &str) -> Result<()> {
+        match self.tier() {
+            Some(tier) if !tier.allows(provider, model) => Err(Error::Forbidden(
+                format!("the {} tier does not include {provider}/{model}", tier.name).into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refused when the allowance has fewer than `calls` AI calls left this period (each
+    /// reservation takes one).
+    pub fn has_calls(&self, calls: usize) -> Result<()> {
+        match &self.sub {
+            Some(s) if s.calls_remaining < i64::try_from(calls).unwrap_or(i64::MAX) => {
+                Err(calls_used(s))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn calls_used(s: &crate::billing::Subscription) -> Error {
+    Error::Forbidden(
+        format!(
+            "the {} tier's {} AI calls for this period are used; they renew at {}",
+            s.tier.name, s.tier.ai_calls_per_period, s.period_end
+        )
+        .into(),
+    )
+}
+
 /// Reserves a call's estimate. Not enough credits: `InsufficientCredits` with the shortfall.
 /// Reserving the same job twice reserves once and answers the job.
 #[tracing::instrument(skip_all, fields(tenant = %r.tenant))]
 pub async fn reserve(records: &dyn Records, clock: &dyn Clock, r: ReserveRequest) -> Result<Job> {
     let (model, price) = crate::catalog::usable(records, &r.provider, &r.model).await?;
-    let sub = crate::billing::subscription(records, &r.tenant, &r.user)
-        .await?
-        .filter(|s| s.status == crate::billing::SubscriptionStatus::Active);
-    if let Some(s) = &sub
-        && !s.tier.allows(&r.provider, &r.model)
-    {
-        return Err(Error::Forbidden(
-            format!(
-                "the {} tier does not include {}/{}",
-                s.tier.name, r.provider, r.model
-            )
-            .into(),
-        ));
-    }
-    let rate = sub.as_ref().map_or(r.rate, |s| s.tier.credit_rate);
+    let terms = Terms::of(records, &r.tenant, &r.user).await?;
+    terms.allows(&r.provider, &r.model)?;
+    let rate = terms.rate(r.rate);
     let max_out = r.max_output_tokens.min(model.max_output_tokens);
     if !r.split && r.input_tokens.saturating_add(max_out) > model.context_window {
         return Err(Error::validation(
@@ -211,16 +264,17 @@ pub async fn reserve(records: &dyn Records, clock: &dyn Clock, r: ReserveRequest
     };
     let mut overage_tried = false;
     loop {
-        match records.transact(reserve_writes(&job, sub.as_ref())?).await {
+        match records
+            .transact(reserve_writes(&job, terms.sub.as_ref())?)
+            .await
+        {
             Ok(()) => return Ok(job),
             Err(e) if e.failed_write() == Some(0) => {
                 return self::job(records, &job.tenant, &job.id).await;
             }
             Err(e) if e.failed_write() == Some(1) && credits > 0 => {
                 let b = balance(records, &job.tenant, &job.user).await?;
-                let overage = sub
-                    .as_ref()
-                    .map_or(0, |s| s.overage_remaining.max(0) as u64);
+                let overage = terms.overage();
                 let beyond = credits.saturating_sub(b.available);
                 // Once, with what the balance holds and the rest from the tier's overage.
                 if !overage_tried && beyond > 0 && beyond <= overage {
@@ -234,14 +288,9 @@ pub async fn reserve(records: &dyn Records, clock: &dyn Clock, r: ReserveRequest
                 });
             }
             Err(e) if e.failed_write().is_some() => {
-                let Some(s) = &sub else { return Err(e) };
-                return Err(Error::Forbidden(
-                    format!(
-                        "the {} tier's {} AI calls for this period are used; they renew at {}",
-                        s.tier.name, s.tier.ai_calls_per_period, s.period_end
-                    )
-                    .into(),
-                ));
+                // The allowance's write failed: no call left.
+                let Some(s) = &terms.sub else { return Err(e) };
+                return Err(calls_used(s));
             }
             Err(e) => return Err(e),
         }

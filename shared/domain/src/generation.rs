@@ -22,7 +22,7 @@ use crate::ids::{JobId, OutputId, TeamId, TenantId, TranscriptId, UserId};
 use crate::keys;
 use crate::model_choice;
 use crate::models::{ModelRequest, Models};
-use crate::money::{DEFAULT_RATE, Usage};
+use crate::money::{Credits, DEFAULT_RATE, MicroUsd, Usage};
 use crate::outputs::{self, Verification};
 use crate::queue::{Message, Queue};
 use crate::records::{
@@ -290,11 +290,22 @@ pub async fn request(
     ensure_ready(&tr)?;
     let kinds = output_kinds(output_types)?;
     // Every chain first: a request that cannot be served reserves nothing.
-    let (plans, catalog) = plan_chains(p, a, &tr, &kinds, model).await?;
+    let Plan {
+        chains,
+        catalog,
+        terms,
+    } = plan_chains(p, a, &tr, &kinds, model).await?;
+    // What the whole request would reserve, for the 402 when the balance runs short partway.
+    let rate = terms.rate(DEFAULT_RATE);
+    let mut needed: Credits = 0;
+    for (kind, chain) in kinds.iter().zip(&chains) {
+        let cost = reservation_estimate(&catalog, chain, &tr, kind)?.cost;
+        needed = needed.saturating_add(rate.credits(cost));
+    }
     // Every output reserved and written before any job is queued: a refusal undoes outputs
     // that no consumer has seen.
     let mut made: Vec<Output> = Vec::new();
-    for (kind, chain) in kinds.iter().zip(plans) {
+    for (kind, chain) in kinds.iter().zip(chains) {
         // Outputs read whole by the same model share their prompt's cached transcript.
         let lead = made
             .iter()
@@ -304,15 +315,14 @@ pub async fn request(
             Ok(o) => made.push(o),
             Err(e) => {
                 forget(p, &made).await;
-                // Said of the request, not of the output that found the balance short.
-                let held: u64 = made.iter().map(|o| o.reserved_credits).sum();
+                // Said of the request, not of the output that found the balance short: every
+                // output's estimate, against what was available before the first was reserved.
+                let held: Credits = made.iter().map(|o| o.reserved_credits).sum();
                 return Err(match e {
-                    Error::InsufficientCredits { needed, available } => {
-                        Error::InsufficientCredits {
-                            needed: needed + held,
-                            available: available + held,
-                        }
-                    }
+                    Error::InsufficientCredits { available, .. } => Error::InsufficientCredits {
+                        needed,
+                        available: available + held,
+                    },
                     e => e,
                 });
             }
@@ -389,9 +399,11 @@ pub async fn quote(
     )?;
     ensure_ready(&tr)?;
     let kinds = output_kinds(output_types)?;
-    let (plans, catalog) = plan_chains(p, a, &tr, &kinds, model).await?;
+    let Plan {
+        chains, catalog, ..
+    } = plan_chains(p, a, &tr, &kinds, model).await?;
     let mut items = Vec::with_capacity(kinds.len());
-    for (kind, chain) in kinds.iter().zip(&plans) {
+    for (kind, chain) in kinds.iter().zip(&chains) {
         let e = reservation_estimate(&catalog, chain, &tr, kind)?;
         items.push(credits::QuoteLine {
             output_type: kind.key.clone(),
@@ -401,7 +413,7 @@ pub async fn quote(
             input_tokens: e.input_tokens,
             max_output_tokens: e.max_output_tokens,
             cost_micro_usd: e.cost,
-            credits: e.credits,
+            credits: DEFAULT_RATE.credits(e.cost),
         });
     }
     let total_credits = items.iter().map(|i| i.credits).sum();
@@ -420,15 +432,15 @@ pub async fn quote(
     })
 }
 
-/// What an output's reservation is: the estimate of its chain's dearest step.
+/// What an output's reservation is: the estimate of its chain's dearest step (in credits at
+/// the rate of the caller's terms, as [`credits::reserve`] converts it).
 struct Estimate<'a> {
     step: &'a model_choice::Step,
     price_version: u32,
     input_tokens: u64,
     max_output_tokens: u64,
     split: bool,
-    cost: u64,
-    credits: u64,
+    cost: MicroUsd,
 }
 
 fn reservation_estimate<'a>(
@@ -452,7 +464,8 @@ fn reservation_estimate<'a>(
         };
         let (input, out, split) = step_estimate(m, tokens, kind.default_max_output_tokens);
         let price = m.price.unwrap_or_default();
-        let (_, cost, credits) = credits::estimate(&price, input, out, DEFAULT_RATE);
+        // The cost alone: which step is dearest does not depend on the rate.
+        let (_, cost, _) = credits::estimate(&price, input, out, DEFAULT_RATE);
         if dearest.as_ref().is_none_or(|d| cost > d.cost) {
             dearest = Some(Estimate {
                 step: s,
@@ -461,7 +474,6 @@ fn reservation_estimate<'a>(
                 max_output_tokens: out,
                 split,
                 cost,
-                credits,
             });
         }
     }
@@ -552,7 +564,11 @@ pub async fn regenerate(
     ensure_ready(&tr)?;
     let kind = outputs::builtin(&old.output_type)
         .ok_or_else(|| Error::unexpected("an unknown output type", old.output_type.clone()))?;
-    let (mut chains, catalog) = plan_chains(p, a, &tr, std::slice::from_ref(&kind), model).await?;
+    let Plan {
+        mut chains,
+        catalog,
+        ..
+    } = plan_chains(p, a, &tr, std::slice::from_ref(&kind), model).await?;
     let o = prepare_one(
         p,
         a,
@@ -571,21 +587,26 @@ pub async fn regenerate(
     Ok(o)
 }
 
-/// The model chain of each output type, for this caller and transcript.
+/// What a request is decided on before it reserves anything: the model chain of each output
+/// type, for this caller and transcript, and the caller's terms (the tier's rate, overage and
+/// allowance, which its reservations follow).
+struct Plan {
+    chains: Vec<Vec<model_choice::Step>>,
+    catalog: Vec<catalog::Model>,
+    terms: credits::Terms,
+}
+
 async fn plan_chains(
     p: Ports<'_>,
     a: &Access,
     tr: &transcripts::Transcript,
     kinds: &[outputs::OutputType],
     model: Option<&str>,
-) -> Result<(Vec<Vec<model_choice::Step>>, Vec<catalog::Model>)> {
+) -> Result<Plan> {
     let t = a.caller.tenant;
     let catalog = catalog::models(p.records).await?;
     p.models.ready().await?;
-    let tier = crate::billing::subscription(p.records, &t, &a.caller.user)
-        .await?
-        .filter(|s| s.status == crate::billing::SubscriptionStatus::Active)
-        .map(|s| s.tier);
+    let terms = credits::Terms::of(p.records, &t, &a.caller.user).await?;
     let team_allowed = match &tr.team {
         Some(team) => crate::teams::get(p.records, &t, team).await?.allowed_models,
         None => Vec::new(),
@@ -601,7 +622,7 @@ async fn plan_chains(
             requested: model,
             preference: preference.as_ref().map(|p| p.model.as_str()),
             constraints: constraints.as_ref(),
-            tier: tier.as_ref(),
+            tier: terms.tier(),
             team_allowed: &team_allowed,
             catalog: &catalog,
             configured: &configured,
@@ -611,7 +632,11 @@ async fn plan_chains(
         })?;
         out.push(chain);
     }
-    Ok((out, catalog))
+    Ok(Plan {
+        chains: out,
+        catalog,
+        terms,
+    })
 }
 
 /// Reserves one output's estimate (the dearest step of its chain, so that any step it falls
