@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 const T: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
 const ADMIN: &str = "11111111-1111-4111-8111-111111111111";
 const EDITOR: &str = "22222222-2222-4222-8222-222222222222";
+const VIEWER: &str = "33333333-3333-4333-8333-333333333333";
 
 async fn buy(s: &Stack, who: &common::Who, key: Option<&str>, body: &Value) -> (StatusCode, Value) {
     let headers: Vec<(&str, &str)> = key.map(|k| ("idempotency-key", k)).into_iter().collect();
@@ -592,4 +593,170 @@ async fn a_quote_is_what_the_request_reserves_and_is_refused_where_it_is() {
         assert_eq!(quoted, requested, "{types} on {model}: {qp} / {rp}");
         assert!(quoted.is_client_error(), "{types} on {model}: {qp}");
     }
+}
+
+/// A tier's terms, as a quote and the request it prices both read them: the credit rate (not
+/// the default 1,000 micro-USD a credit), `available` counting the overage the tier still
+/// allows, and the AI-call allowance, which refuses the quote (403) where it refuses the
+/// request. A viewer, who may not request outputs, may not quote them either.
+#[tokio::test]
+async fn a_quote_follows_the_tier_and_the_permission_of_the_request() {
+    let s = Stack::seeded()
+        .await
+        .with_models(Arc::new(KeysFor(&["openai"])));
+    let admin = s.who(T, ADMIN);
+    let editor = s.who(T, EDITOR);
+    let viewer = s.who(T, VIEWER);
+    for who in [&admin, &editor, &viewer] {
+        s.get(who, "/me").await;
+    }
+    let (st, v) = s
+        .call(
+            &admin,
+            Method::PATCH,
+            &format!("/users/{VIEWER}"),
+            Some(r#"{"role":"viewer"}"#),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let root = s.who_admin(T, ADMIN, true);
+    // 100 micro-USD a credit; 20 credits a period and 30 more as overage; 3 AI calls.
+    let tier = json!({"id": "dear", "name": "Dear", "price_micro_usd": 1_000_000, "monthly_credits": 20,
+        "ai_calls_per_period": 3, "allowed_models": ["openai/gpt-4o-mini", "offline/extractive"], "features": {},
+        "credit_rate": {"micro_usd_per_credit": 100},
+        "overage": {"policy": "allow", "micro_usd_per_credit": 2000, "cap_credits": 30}, "active": true});
+    let (st, t) = s
+        .call(&root, Method::POST, "/tiers", Some(&tier.to_string()))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{t}");
+    let (st, sub) = s
+        .call(
+            &admin,
+            Method::PUT,
+            &format!("/subscriptions/{EDITOR}"),
+            Some(r#"{"tier":"dear"}"#),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{sub}");
+    let (_, t) = s.call(&editor, Method::POST, "/transcripts",
+        Some(&json!({"title": "t", "type": "meeting", "content": "Ada: one two three four\nGrace: five six"}).to_string())).await;
+    s.drain_uploads().await;
+    let id = t["id"].as_str().unwrap();
+    let quote = |types: &str, model: &str| {
+        format!("/transcripts/{id}/outputs/quote?output_types={types}&model={model}")
+    };
+    let outputs = format!("/transcripts/{id}/outputs");
+    let request = |types: &str, model: &str| {
+        let types: Vec<&str> = types.split(',').collect();
+        json!({"output_types": types, "model": model}).to_string()
+    };
+    let mini = "openai/gpt-4o-mini";
+
+    // Priced at the tier's rate, against the balance and the overage.
+    let (st, q) = s.get(&editor, &quote("one_pager,slides", mini)).await;
+    assert_eq!(st, StatusCode::OK, "{q}");
+    for line in q["items"].as_array().unwrap() {
+        let cost = line["cost_micro_usd"].as_u64().unwrap();
+        assert_eq!(line["credits"].as_u64(), Some(cost.div_ceil(100)), "{line}");
+    }
+    let total = q["total_credits"].as_u64().unwrap();
+    assert!(
+        (21..=50).contains(&total),
+        "beyond the balance, within the overage: {q}"
+    );
+    assert_eq!(
+        (q["available"].as_u64(), q["shortfall"].as_u64()),
+        (Some(20 + 30), Some(0)),
+        "{q}"
+    );
+
+    // A viewer may read the transcript but not request its outputs, nor quote them.
+    let (st, p) = s.get(&viewer, &quote("one_pager,slides", mini)).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{p}");
+    let (st, p) = s
+        .call(
+            &viewer,
+            Method::POST,
+            &outputs,
+            Some(&request("one_pager,slides", mini)),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{p}");
+
+    // The request reserves what the quote said, drawing on the overage.
+    let (st, made) = s
+        .call(
+            &editor,
+            Method::POST,
+            &outputs,
+            Some(&request("one_pager,slides", mini)),
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{made}");
+    for (line, output) in q["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(made["items"].as_array().unwrap())
+    {
+        assert_eq!(line["credits"], output["reserved_credits"], "{output}");
+    }
+    let (_, sub) = s.get(&editor, "/subscription").await;
+    assert_eq!(
+        (
+            sub["calls_remaining"].as_i64(),
+            sub["overage_remaining"].as_u64()
+        ),
+        (Some(1), Some(50 - total)),
+        "{sub}"
+    );
+    // One AI call left, and too few credits for the first of two outputs: the request is
+    // refused for its credits (402) before it finds the allowance short, so the quote answers
+    // its shortfall.
+    let (st, q) = s.get(&editor, &quote("bytes,anchors", mini)).await;
+    assert_eq!(st, StatusCode::OK, "{q}");
+    assert_eq!(q["available"].as_u64(), Some(50 - total), "{q}");
+    assert!(
+        q["items"][0]["credits"].as_u64() > q["available"].as_u64(),
+        "{q}"
+    );
+    let (st, p) = s
+        .call(
+            &editor,
+            Method::POST,
+            &outputs,
+            Some(&request("bytes,anchors", mini)),
+        )
+        .await;
+    assert_eq!(st, StatusCode::PAYMENT_REQUIRED, "{p}");
+    assert_eq!(
+        (p["needed"].as_u64(), p["available"].as_u64()),
+        (q["total_credits"].as_u64(), q["available"].as_u64()),
+        "{p} / {q}"
+    );
+
+    // One AI call left: a quote of one output stands, a quote of two is refused as the
+    // request is.
+    let offline = "offline/extractive";
+    let (st, q) = s.get(&editor, &quote("bytes", offline)).await;
+    assert_eq!(
+        (st, q["total_credits"].as_u64()),
+        (StatusCode::OK, Some(0)),
+        "{q}"
+    );
+    let (quoted, qp) = s.get(&editor, &quote("bytes,anchors", offline)).await;
+    let (requested, rp) = s
+        .call(
+            &editor,
+            Method::POST,
+            &outputs,
+            Some(&request("bytes,anchors", offline)),
+        )
+        .await;
+    assert_eq!(
+        (quoted, requested),
+        (StatusCode::FORBIDDEN, StatusCode::FORBIDDEN),
+        "{qp} / {rp}"
+    );
+    assert_eq!(qp["detail"], rp["detail"]);
 }

@@ -280,28 +280,13 @@ pub async fn request(
     output_types: &[String],
     model: Option<&str>,
 ) -> Result<Vec<Output>> {
-    let t = a.caller.tenant;
-    let tr = transcripts::get(p.records, &t, transcript).await?;
-    access::authorize(
-        a,
-        Need::Permission(Permission::OutputsGenerate, Scope::Team),
-        tr.team.as_ref(),
-    )?;
-    ensure_ready(&tr)?;
-    let kinds = output_kinds(output_types)?;
     // Every chain first: a request that cannot be served reserves nothing.
-    let Plan {
-        chains,
-        catalog,
-        terms,
-    } = plan_chains(p, a, &tr, &kinds, model).await?;
+    let (tr, kinds, plan) = plan_request(p, a, transcript, output_types, model).await?;
     // What the whole request would reserve, for the 402 when the balance runs short partway.
-    let rate = terms.rate(DEFAULT_RATE);
-    let mut needed: Credits = 0;
-    for (kind, chain) in kinds.iter().zip(&chains) {
-        let cost = reservation_estimate(&catalog, chain, &tr, kind)?.cost;
-        needed = needed.saturating_add(rate.credits(cost));
-    }
+    let needed: Credits = plan.lines(&tr, &kinds)?.iter().map(|l| l.credits).sum();
+    let Plan {
+        chains, catalog, ..
+    } = plan;
     // Every output reserved and written before any job is queued: a refusal undoes outputs
     // that no consumer has seen.
     let mut made: Vec<Output> = Vec::new();
@@ -376,12 +361,36 @@ fn output_kinds(output_types: &[String]) -> Result<Vec<outputs::OutputType>> {
     Ok(kinds)
 }
 
+/// What [`request`] and [`quote`] check before anything is reserved, the same for both: the
+/// transcript (ready, and the caller may generate its outputs), the output types, and the
+/// model chain of each under the tier's, team's and tenant's rules, keys and windows.
+async fn plan_request(
+    p: Ports<'_>,
+    a: &Access,
+    transcript: &TranscriptId,
+    output_types: &[String],
+    model: Option<&str>,
+) -> Result<(transcripts::Transcript, Vec<outputs::OutputType>, Plan)> {
+    let tr = transcripts::get(p.records, &a.caller.tenant, transcript).await?;
+    access::authorize(
+        a,
+        Need::Permission(Permission::OutputsGenerate, Scope::Team),
+        tr.team.as_ref(),
+    )?;
+    ensure_ready(&tr)?;
+    let kinds = output_kinds(output_types)?;
+    let plan = plan_chains(p, a, &tr, &kinds, model).await?;
+    Ok((tr, kinds, plan))
+}
+
 /// `GET /transcripts/{id}/outputs/quote`: what `POST /transcripts/{id}/outputs` with the same
-/// output types and model would reserve now, reserving nothing. The same checks (a ready
-/// transcript, output types, the model chain of each under the tier's, team's and tenant's
-/// rules, keys, windows) refuse it the same way, and each line is the estimate its output
-/// would reserve: its chain's dearest step. Credits already held by other requests are not
-/// counted in `available`, as a reservation does not count them.
+/// output types and model would reserve now, reserving nothing. The same checks
+/// ([`plan_request`]) refuse it the same way, each line is the estimate its output would
+/// reserve (its chain's dearest step, at the tier's credit rate), and `available` is what the
+/// reservations may draw on: the balance and the tier's overage left. A request the AI-call
+/// allowance cannot serve is refused as the request would be; one the credits cannot cover
+/// answers its shortfall. Credits already held by other requests are not counted in
+/// `available`, as a reservation does not count them.
 #[tracing::instrument(skip_all, fields(tenant = %a.caller.tenant))]
 pub async fn quote(
     p: Ports<'_>,
@@ -390,36 +399,23 @@ pub async fn quote(
     output_types: &[String],
     model: Option<&str>,
 ) -> Result<credits::Quote> {
-    let t = a.caller.tenant;
-    let tr = transcripts::get(p.records, &t, transcript).await?;
-    access::authorize(
-        a,
-        Need::Permission(Permission::TranscriptsRead, Scope::Team),
-        tr.team.as_ref(),
-    )?;
-    ensure_ready(&tr)?;
-    let kinds = output_kinds(output_types)?;
-    let Plan {
-        chains, catalog, ..
-    } = plan_chains(p, a, &tr, &kinds, model).await?;
-    let mut items = Vec::with_capacity(kinds.len());
-    for (kind, chain) in kinds.iter().zip(&chains) {
-        let e = reservation_estimate(&catalog, chain, &tr, kind)?;
-        items.push(credits::QuoteLine {
-            output_type: kind.key.clone(),
-            provider: e.step.provider.clone(),
-            model: e.step.model.clone(),
-            price_version: e.price_version,
-            input_tokens: e.input_tokens,
-            max_output_tokens: e.max_output_tokens,
-            cost_micro_usd: e.cost,
-            credits: DEFAULT_RATE.credits(e.cost),
-        });
-    }
-    let total_credits = items.iter().map(|i| i.credits).sum();
-    let available = credits::balance(p.records, &t, &a.caller.user)
-        .await?
-        .available;
+    let (tr, kinds, plan) = plan_request(p, a, transcript, output_types, model).await?;
+    let items = plan.lines(&tr, &kinds)?;
+    let total_credits: Credits = items.iter().map(|i| i.credits).sum();
+    let balance = credits::balance(p.records, &a.caller.tenant, &a.caller.user).await?;
+    let available = balance.available.saturating_add(plan.terms.overage());
+    // The request reserves its outputs in order, each taking one AI call: it is refused for
+    // the allowance (403) at the first output without a call left, unless its credits ran
+    // short before that output (402, which a quote answers as its shortfall).
+    let mut spent: Credits = 0;
+    let covered = items
+        .iter()
+        .take_while(|i| {
+            spent = spent.saturating_add(i.credits);
+            spent <= available
+        })
+        .count();
+    plan.terms.has_calls(covered)?;
     let first = &items[0];
     Ok(credits::Quote {
         provider: first.provider.clone(),
@@ -594,6 +590,34 @@ struct Plan {
     chains: Vec<Vec<model_choice::Step>>,
     catalog: Vec<catalog::Model>,
     terms: credits::Terms,
+}
+
+impl Plan {
+    /// What each output would reserve, in the order of `kinds`.
+    fn lines(
+        &self,
+        tr: &transcripts::Transcript,
+        kinds: &[outputs::OutputType],
+    ) -> Result<Vec<credits::QuoteLine>> {
+        let rate = self.terms.rate(DEFAULT_RATE);
+        kinds
+            .iter()
+            .zip(&self.chains)
+            .map(|(kind, chain)| {
+                let e = reservation_estimate(&self.catalog, chain, tr, kind)?;
+                Ok(credits::QuoteLine {
+                    output_type: kind.key.clone(),
+                    provider: e.step.provider.clone(),
+                    model: e.step.model.clone(),
+                    price_version: e.price_version,
+                    input_tokens: e.input_tokens,
+                    max_output_tokens: e.max_output_tokens,
+                    cost_micro_usd: e.cost,
+                    credits: rate.credits(e.cost),
+                })
+            })
+            .collect()
+    }
 }
 
 async fn plan_chains(

@@ -644,10 +644,10 @@ pub fn generation() -> Vec<RouteSpec> {
         req(
             Method::GET,
             "/transcripts/{transcript_id}/outputs/quote",
-            anywhere(TranscriptsRead),
+            anywhere(OutputsGenerate),
             None,
             || get(outputs::quote),
-        ).ok::<Quote>("What requesting these outputs would reserve now, reserving nothing: the same model choice, checks and estimates as the request").query::<outputs::QuoteParams>().errors(&[StatusCode::CONFLICT]),
+        ).ok::<Quote>("What requesting these outputs would reserve now, reserving nothing: the same permission, model choice, checks and estimates as the request, at the tier's credit rate, against the balance and the tier's overage left; refused (403) when the AI-call allowance could not serve the request").query::<outputs::QuoteParams>().errors(&[StatusCode::CONFLICT]),
         req(
             Method::POST,
             "/outputs/{output_id}/regenerate",
