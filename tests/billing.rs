@@ -396,3 +396,66 @@ async fn absurd_amounts_in_tiers_and_models_are_refused() {
         "{p}"
     );
 }
+
+/// A release gives back the AI call its reservation took when no model was called for the
+/// job, once, and only to the period it was taken from; a job that called a model keeps it.
+#[tokio::test]
+async fn a_release_gives_back_an_unused_call_to_its_own_period() {
+    let s = Stack::seeded().await;
+    subscribed(&s).await;
+    let r = s.state.records.as_ref();
+    let t = TenantId::parse(T).unwrap();
+    let user = s.who(T, U);
+    let calls = || async {
+        let (_, sub) = s.get(&user, "/subscription").await;
+        sub["calls_remaining"].as_i64().unwrap()
+    };
+    let unused = credits::reserve(r, &SystemClock, job("openai/gpt-4o-mini"))
+        .await
+        .unwrap();
+    let made = credits::reserve(r, &SystemClock, job("openai/gpt-4o-mini"))
+        .await
+        .unwrap();
+    assert_eq!(calls().await, 3);
+    assert!(
+        credits::release(r, &t, &unused.id, credits::Call::Unused)
+            .await
+            .unwrap()
+    );
+    assert!(
+        credits::release(r, &t, &made.id, credits::Call::Made)
+            .await
+            .unwrap()
+    );
+    assert_eq!(calls().await, 4, "the unused call back, the one made kept");
+    assert!(
+        !credits::release(r, &t, &unused.id, credits::Call::Unused)
+            .await
+            .unwrap()
+    );
+    assert_eq!(calls().await, 4, "once");
+
+    // Reserved in this period, released in the next: the fresh allowance gets nothing more.
+    let later = ManualClock::at(SystemClock.now().plus(Duration::from_secs(40 * 24 * 3600)));
+    let held = credits::reserve(r, &later, job("openai/gpt-4o-mini"))
+        .await
+        .unwrap();
+    assert_eq!(calls().await, 3);
+    let report = reconcile::run(r, &later).await.unwrap();
+    assert_eq!(
+        (report.periods_renewed, report.reservations_released),
+        (1, 0),
+        "{report:?}"
+    );
+    assert_eq!(calls().await, 5);
+    assert!(
+        credits::release(r, &t, &held.id, credits::Call::Unused)
+            .await
+            .unwrap()
+    );
+    assert_eq!(calls().await, 5);
+    let b = credits::balance(r, &t, &UserId::parse(U).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(b.reserved, 0, "released all the same");
+}

@@ -1218,3 +1218,113 @@ async fn revisions_of_an_output_are_numbered_once_each() {
     numbers.sort_unstable();
     assert_eq!(numbers, (5..=12).collect::<Vec<u64>>());
 }
+
+/// The AI calls the caller's tier allows this period.
+async fn calls_left(s: &Stack, who: &Who) -> i64 {
+    let (st, sub) = s.get(who, "/subscription").await;
+    assert_eq!(st, StatusCode::OK, "{sub}");
+    sub["calls_remaining"].as_i64().unwrap()
+}
+
+/// The AI-call allowance counts the model calls made for the caller: an output refused with
+/// its request, or deleted while queued, gives back the call its reservation took (once); one
+/// whose job called the model and then failed keeps it used, though its credits go back.
+#[tokio::test]
+async fn outputs_that_call_no_model_give_their_ai_call_back() {
+    // Every answer is off the schema: a job that runs calls the model and fails.
+    let (s, fake, admin, id) = with_fake(vec![json!({"wrong": true})]).await;
+    let root = s.who_admin(T, ADMIN, true);
+    let tier = json!({"id": "metered", "name": "Metered", "price_micro_usd": 0, "monthly_credits": 0,
+        "ai_calls_per_period": 10, "allowed_models": [], "features": {},
+        "credit_rate": {"micro_usd_per_credit": 1000}, "overage": {"policy": "block"}, "active": true});
+    let (st, t) = s
+        .call(&root, Method::POST, "/tiers", Some(&tier.to_string()))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{t}");
+    let (st, sub) = s
+        .call(
+            &admin,
+            Method::PUT,
+            &format!("/subscriptions/{ADMIN}"),
+            Some(r#"{"tier":"metered"}"#),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{sub}");
+    assert_eq!(calls_left(&s, &admin).await, 10);
+
+    // Called the model, failed: the credits go back, the call stays used.
+    let failed = request_bytes(&s, &admin, &id).await;
+    s.drain_jobs().await;
+    let (_, o) = s
+        .get(
+            &admin,
+            &format!("/outputs/{}", failed["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(o["status"], "failed", "{o}");
+    assert!(*fake.calls.lock().unwrap() > 0);
+    assert_eq!(s.get(&admin, "/credits").await.1["reserved"], 0);
+    assert_eq!(calls_left(&s, &admin).await, 9);
+
+    // Deleted while queued: its call comes back, once.
+    let queued = request_bytes(&s, &admin, &id).await;
+    assert_eq!(calls_left(&s, &admin).await, 8);
+    let (st, _) = s
+        .call(
+            &admin,
+            Method::DELETE,
+            &format!("/outputs/{}", queued["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    assert_eq!(calls_left(&s, &admin).await, 9);
+    let job = recap_domain::ids::JobId::parse(queued["job"].as_str().unwrap()).unwrap();
+    let again = recap_domain::credits::release(
+        s.state.records.as_ref(),
+        &admin.tenant,
+        &job,
+        recap_domain::credits::Call::Unused,
+    )
+    .await
+    .unwrap();
+    assert!(!again, "released once");
+    assert_eq!(calls_left(&s, &admin).await, 9);
+
+    // Refused for credits at its second output: the first one's call comes back with it.
+    let (_, q) = s
+        .get(
+            &admin,
+            &format!(
+                "/transcripts/{id}/outputs/quote?output_types=one_pager,slides&model=openai/gpt-4o-mini"
+            ),
+        )
+        .await;
+    let first = q["items"][0]["credits"].as_u64().unwrap();
+    let held = s.get(&admin, "/credits").await.1["available"]
+        .as_u64()
+        .unwrap();
+    let (st, r) = s
+        .call_with(
+            &admin,
+            Method::POST,
+            "/credits/refunds",
+            Some(
+                &json!({"user_id": ADMIN, "credits": held - first, "amount_micro_usd": 0})
+                    .to_string(),
+            ),
+            &[("idempotency-key", "down-to-one")],
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{r}");
+    let (st, p) = s
+        .call(
+            &admin,
+            Method::POST,
+            &format!("/transcripts/{id}/outputs"),
+            Some(r#"{"output_types":["one_pager","slides"],"model":"openai/gpt-4o-mini"}"#),
+        )
+        .await;
+    assert_eq!(st, StatusCode::PAYMENT_REQUIRED, "{p}");
+    assert_eq!(calls_left(&s, &admin).await, 9);
+}

@@ -188,7 +188,7 @@ pub async fn settle_charges_once(b: &dyn Backend) {
     );
     // A settled job cannot be released; a released one cannot be charged.
     assert!(
-        !credits::release(records.as_ref(), &t, &job.id)
+        !credits::release(records.as_ref(), &t, &job.id, credits::Call::Unused)
             .await
             .unwrap()
     );
@@ -196,12 +196,12 @@ pub async fn settle_charges_once(b: &dyn Backend) {
         .await
         .unwrap();
     assert!(
-        credits::release(records.as_ref(), &t, &other.id)
+        credits::release(records.as_ref(), &t, &other.id, credits::Call::Unused)
             .await
             .unwrap()
     );
     assert!(
-        !credits::release(records.as_ref(), &t, &other.id)
+        !credits::release(records.as_ref(), &t, &other.id, credits::Call::Unused)
             .await
             .unwrap()
     );

@@ -10,7 +10,8 @@
 //!   the job settled (condition: still `reserved`) and moves the reservation to `used`, giving
 //!   back what was not spent (condition: `reserved ≥ reservation`). 1 GetItem + 3 writes in
 //!   1 transaction; a replay finds the entry and charges nothing.
-//! - **release** (failure, or an expired lease) gives the reservation back, once.
+//! - **release** (failure, or an expired lease) gives the reservation back, once, with the
+//!   AI call the reservation took when no model was called for the job (see [`Call`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -84,6 +85,10 @@ pub struct Job {
     pub status: JobStatus,
     pub lease_until: Timestamp,
     pub created_at: Timestamp,
+    /// The start of the subscription period whose AI-call allowance the reservation took a
+    /// call from (absent without a subscription): a release gives it back to that period only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_period: Option<Timestamp>,
 }
 
 /// What a reservation is for.
@@ -261,6 +266,7 @@ pub async fn reserve(records: &dyn Records, clock: &dyn Clock, r: ReserveRequest
         status: JobStatus::Reserved,
         lease_until: now.plus(LEASE),
         created_at: now,
+        call_period: terms.sub.as_ref().map(|s| s.period_start),
     };
     let mut overage_tried = false;
     loop {
@@ -495,41 +501,69 @@ async fn settled_entry(records: &dyn Records, job: &Job, charge: &str) -> Result
     }
 }
 
-/// Gives a reservation back (the job failed, or its lease ran out). Once: a second release,
+/// What a release does with the AI call its reservation took from the tier's allowance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// No model was called for the job (its request was refused, its job never queued, its
+    /// output deleted before it ran): the call goes back to the allowance.
+    Unused,
+    /// A model was called for the job, or may have been (it ran and failed; its lease ran out
+    /// while it ran): the call stays used. The credits go back all the same, as the user got
+    /// nothing for them; but the allowance is what bounds the model calls a user's failing
+    /// jobs cause, so a call that was made counts.
+    Made,
+}
+
+/// Gives a reservation back (the job failed, or its lease ran out), with its AI call when
+/// `call` is [`Call::Unused`] and the subscription is still in the period the call was taken
+/// from (the next period has a fresh allowance). Once, in one transaction: a second release,
 /// or a release after settlement, does nothing and answers `false`.
 #[tracing::instrument(skip_all, fields(tenant = %t))]
-pub async fn release(records: &dyn Records, t: &TenantId, id: &JobId) -> Result<bool> {
+pub async fn release(records: &dyn Records, t: &TenantId, id: &JobId, call: Call) -> Result<bool> {
     let job = self::job(records, t, id).await?;
     if job.status != JobStatus::Reserved {
         return Ok(false);
     }
-    let mut writes = vec![
-        Write::update(keys::job(t, id), close_job("released"))
-            .when(Condition::equals("status", "reserved")),
-    ];
-    if job.reserved_credits > 0 {
-        let r = as_i64(job.reserved_credits)?;
-        writes.push(
-            Write::update(
-                keys::credits(t, &job.user),
-                Update::new().add("reserved", -r).add(
-                    "available",
-                    as_i64(job.reserved_credits - job.overage_credits)?,
-                ),
-            )
-            .when(Condition::at_least("reserved", r)),
-        );
-    }
-    if job.overage_credits > 0 {
-        writes.push(Write::update(
-            keys::subscription(t, &job.user),
-            Update::new().add("overage_remaining", as_i64(job.overage_credits)?),
-        ));
-    }
-    match records.transact(writes).await {
-        Ok(()) => Ok(true),
-        Err(e) if e.failed_write() == Some(0) => Ok(false),
-        Err(e) => Err(e),
+    let mut call_back = match (call, job.call_period) {
+        (Call::Unused, Some(period)) => Some(period),
+        _ => None,
+    };
+    loop {
+        let mut writes = vec![
+            Write::update(keys::job(t, id), close_job("released"))
+                .when(Condition::equals("status", "reserved")),
+        ];
+        if job.reserved_credits > 0 {
+            let r = as_i64(job.reserved_credits)?;
+            writes.push(
+                Write::update(
+                    keys::credits(t, &job.user),
+                    Update::new().add("reserved", -r).add(
+                        "available",
+                        as_i64(job.reserved_credits - job.overage_credits)?,
+                    ),
+                )
+                .when(Condition::at_least("reserved", r)),
+            );
+        }
+        let overage = Update::new().add("overage_remaining", as_i64(job.overage_credits)?);
+        let subscription = keys::subscription(t, &job.user);
+        if let Some(period) = call_back {
+            writes.push(
+                Write::update(subscription, overage.add("calls_remaining", 1))
+                    .when(Condition::equals("period_start", to_value(&period)?)),
+            );
+        } else if job.overage_credits > 0 {
+            writes.push(Write::update(subscription, overage));
+        }
+        let last = writes.len() - 1;
+        match records.transact(writes).await {
+            Ok(()) => return Ok(true),
+            Err(e) if e.failed_write() == Some(0) => return Ok(false),
+            // Another period (or no subscription) now: released without the call.
+            Err(e) if call_back.is_some() && e.failed_write() == Some(last) => call_back = None,
+            Err(e) => return Err(e),
+        }
     }
 }
 

@@ -503,7 +503,7 @@ fn refusal(e: &Error) -> bool {
 /// behind. One whose release fails is failed instead, and kept (reconciliation releases it).
 async fn forget(p: Ports<'_>, outputs: &[Output]) {
     for o in outputs {
-        match credits::release(p.records, &o.tenant, &o.job).await {
+        match credits::release(p.records, &o.tenant, &o.job, credits::Call::Unused).await {
             Ok(_) => {
                 let _ = p
                     .records
@@ -524,7 +524,7 @@ async fn undo(p: Ports<'_>, outputs: &[Output], why: &str) {
         // Failed first: an output that stays queued keeps its reservation (reconciliation
         // releases it when its lease runs out), so that a job sent for it later is paid for.
         if fail(p, o, why).await.is_ok() {
-            let _ = credits::release(p.records, &o.tenant, &o.job).await;
+            let _ = credits::release(p.records, &o.tenant, &o.job, credits::Call::Unused).await;
         }
     }
 }
@@ -709,7 +709,7 @@ async fn prepare_one(
         Some(old) => match next_revision(p.records, old).await {
             Ok(next) => next,
             Err(e) => {
-                let _ = credits::release(p.records, &t, &job).await;
+                let _ = credits::release(p.records, &t, &job, credits::Call::Unused).await;
                 return Err(e);
             }
         },
@@ -754,7 +754,7 @@ async fn prepare_one(
         .put(output_item(&output)?, vec![Condition::NotExists])
         .await;
     if let Err(e) = written {
-        let _ = credits::release(p.records, &t, &job).await;
+        let _ = credits::release(p.records, &t, &job, credits::Call::Unused).await;
         return Err(e);
     }
     Ok(output)
@@ -1242,7 +1242,12 @@ async fn transcript_gone(records: &dyn Records, o: &Output) -> Result<bool> {
 /// does nothing, and one that settles after the release finds its job released and charges
 /// nothing.
 pub(crate) async fn discard(records: &dyn Records, files: &dyn Files, o: &Output) -> Result<()> {
-    match credits::release(records, &o.tenant, &o.job).await {
+    // Queued, its job has called no model yet: its AI call goes back. Running, it may have.
+    let call = match o.status {
+        OutputStatus::Queued => credits::Call::Unused,
+        _ => credits::Call::Made,
+    };
+    match credits::release(records, &o.tenant, &o.job, call).await {
         Ok(_) | Err(Error::NotFound { .. }) => {}
         Err(e) => return Err(e),
     }
@@ -1391,7 +1396,8 @@ async fn give_up(
     if transient && !last_attempt {
         return Err(Error::unavailable("the model", why));
     }
-    credits::release(p.records, &o.tenant, &o.job).await?;
+    // Its steps ran: the AI call stays used (see `credits::Call`).
+    credits::release(p.records, &o.tenant, &o.job, credits::Call::Made).await?;
     let now = get(p.records, &o.tenant, &o.id).await?;
     if matches!(now.status, OutputStatus::Done | OutputStatus::Failed) {
         return Ok(Processed::AlreadyFinished(o.id));

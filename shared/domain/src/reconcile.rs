@@ -86,7 +86,8 @@ pub async fn run(records: &dyn Records, clock: &dyn Clock) -> Result<Report> {
             continue;
         };
         let Ok(job) = JobId::parse(job) else { continue };
-        if credits::release(records, &t, &job).await? {
+        // The job may have called a model before its lease ran out: its AI call stays used.
+        if credits::release(records, &t, &job, credits::Call::Made).await? {
             report.reservations_released += 1;
         }
     }
