@@ -428,7 +428,7 @@ where
 mod tests {
     use super::*;
     use recap_domain::generation::ModelRegistry;
-    use recap_domain::records::{Condition, Item, Page, Query, Update, Write};
+    use recap_domain::records::{Condition, Item, Key, Page, Query, Update, Write};
     use std::sync::Arc;
 
     #[tokio::test]
@@ -458,7 +458,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl recap_domain::records::Records for NoRecords {
-        async fn get(&self, _: &recap_domain::keys::Key) -> recap_domain::Result<Option<Item>> {
+        async fn get(&self, _: &Key) -> recap_domain::Result<Option<Item>> {
             Err(recap_domain::Error::unexpected("records", "read"))
         }
         async fn put(&self, _: Item, _: Vec<Condition>) -> recap_domain::Result<()> {
@@ -466,17 +466,13 @@ mod tests {
         }
         async fn update(
             &self,
-            _: &recap_domain::keys::Key,
+            _: &Key,
             _: Update,
             _: Vec<Condition>,
         ) -> recap_domain::Result<Item> {
             Err(recap_domain::Error::unexpected("records", "written"))
         }
-        async fn delete(
-            &self,
-            _: &recap_domain::keys::Key,
-            _: Vec<Condition>,
-        ) -> recap_domain::Result<Option<Item>> {
+        async fn delete(&self, _: &Key, _: Vec<Condition>) -> recap_domain::Result<Option<Item>> {
             Err(recap_domain::Error::unexpected("records", "written"))
         }
         async fn query(&self, _: Query) -> recap_domain::Result<Page> {
@@ -510,7 +506,10 @@ mod tests {
         // No provider configured: the catalog is never read (these records refuse it).
         let offline_only = CatalogOnFirstUse::new(
             Arc::new(NoRecords),
-            recap_ai::Providers::from_config(&recap_ai::ProviderConfig::default()).unwrap(),
+            recap_ai::Providers::from_config(
+                &recap_ai::ProviderConfig::from_vars(&|_| None).unwrap(),
+            )
+            .unwrap(),
         );
         offline_only.ready().await.unwrap();
         assert!(offline_only.models("openai").is_none());

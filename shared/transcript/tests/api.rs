@@ -59,7 +59,11 @@ fn errors_are_one_clear_sentence() {
         "line 5: the text of a cue goes on after a blank line"
     );
     // The problem may quote the file, "; " and all.
-    let e = strict("stray; text\n\n1\n00:00:01,000 --> 00:00:02,000\nhi\n", "c.srt").unwrap_err();
+    let e = strict(
+        "stray; text\n\n1\n00:00:01,000 --> 00:00:02,000\nhi\n",
+        "c.srt",
+    )
+    .unwrap_err();
     assert_eq!(e.to_string(), "line 1: text outside any cue: `stray; text`");
     let warned = lenient("1\n00:00:01,000 --> 00:00:02,000\nhi\n\nthere\n", "b.srt").unwrap();
     assert_eq!(
@@ -259,7 +263,9 @@ fn openai_counts_are_stored_with_the_transcript_and_chunking_reads_them() {
     assert_eq!(back.segment_tokens(TokenizerFamily::OpenAi), exact);
     // A file from before the counts: no field, and the estimate instead.
     let mut old = serde_json::to_value(&t).expect("encodes");
-    old.as_object_mut().expect("an object").remove("openai_tokens");
+    old.as_object_mut()
+        .expect("an object")
+        .remove("openai_tokens");
     let old: Transcript = serde_json::from_value(old).expect("decodes");
     assert_eq!(old.segment_tokens(TokenizerFamily::OpenAi), heuristic);
     // Counts that do not cover every segment are not trusted.
