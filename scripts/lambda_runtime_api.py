@@ -43,6 +43,8 @@ class Run:
         self.kind = None  # "response", "error" or "init-error"
         self.body = b""
         self.dynamodb_calls = 0  # DynamoDB requests before the answer
+        self.first_call = None  # perf_counter when the first DynamoDB request's body was read
+        self.last_reply = None  # perf_counter when the last DynamoDB reply before the answer went out
         self.delivered = False
         self.done = threading.Event()  # the answer arrived (or the run was abandoned)
         self.ended = threading.Event()  # the process is gone: held polls may hang up
@@ -226,6 +228,8 @@ class Emulator:
                 if run is not None and run.answered is None:
                     with run.lock:
                         run.dynamodb_calls += 1
+                        if run.first_call is None:
+                            run.first_call = time.perf_counter()
                 op = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
                 body = json.dumps(empty.get(op, {})).encode()
                 self.send_response(200)
@@ -234,6 +238,9 @@ class Emulator:
                 self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
                 self.end_headers()
                 self.wfile.write(body)
+                if run is not None and run.answered is None:
+                    with run.lock:
+                        run.last_reply = time.perf_counter()
 
         return Handler
 
