@@ -1060,6 +1060,51 @@ async fn a_transcript_deleted_while_its_output_is_written_charges_nothing_and_ke
     assert!(left.files.is_empty(), "{:?}", left.files);
 }
 
+/// The output is deleted while the model writes it: when the answer comes its job ends
+/// quietly at once (not retried), nothing is charged, and no file of it is left behind.
+#[tokio::test]
+async fn an_output_deleted_while_it_is_written_charges_nothing_and_keeps_nothing() {
+    let gate = Arc::new(Gate {
+        called: tokio::sync::Notify::new(),
+        go: tokio::sync::Notify::new(),
+    });
+    let (s, admin, id) = with_registry(Arc::new(GateRegistry(gate.clone()))).await;
+    let queued = request_bytes(&s, &admin, &id).await;
+    let out = queued["id"].as_str().unwrap().to_string();
+    let state = s.state.clone();
+    let pass = tokio::spawn(async move {
+        recap::process_generate_jobs(&state, Duration::ZERO, &recap::Shutdown::default()).await
+    });
+    tokio::time::timeout(Duration::from_secs(10), gate.called.notified())
+        .await
+        .expect("the job calls the model");
+    let output = format!("/outputs/{out}");
+    let (st, _) = s.call(&admin, Method::DELETE, &output, None).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    gate.go.notify_one();
+    let pass = pass.await.unwrap().unwrap();
+    assert_eq!((pass.handled, pass.retrying.len()), (1, 0), "{pass:?}");
+    assert_eq!(
+        s.get(&admin, "/credits").await.1,
+        json!({"available": 100, "reserved": 0, "used": 0})
+    );
+    assert_eq!(
+        s.get(&admin, "/usage").await.1["calls"],
+        0,
+        "no ledger entry"
+    );
+    assert_eq!(s.get(&admin, &output).await.0, StatusCode::NOT_FOUND);
+    let left = s
+        .state
+        .files
+        .list(&format!("{T}/outputs/{id}/{out}/"), None, 100)
+        .await
+        .unwrap();
+    assert!(left.files.is_empty(), "{:?}", left.files);
+    // Nothing comes back to the queue.
+    assert_eq!(s.drain_jobs().await, 0);
+}
+
 /// A request the balance cannot cover is refused as a whole: nothing is left behind (no
 /// failed outputs, no reservation), and the 402 says what the whole request needs (every
 /// output's reservation, those after the one that found the balance short too) against what

@@ -69,7 +69,7 @@ impl Models for Echo {
     }
 }
 
-struct OpenAi(Arc<Echo>);
+struct OpenAi(Arc<dyn Models>);
 
 impl ModelRegistry for OpenAi {
     fn models(&self, provider: &str) -> Option<Arc<dyn Models>> {
@@ -102,6 +102,11 @@ fn long_srt(cues: usize) -> String {
 }
 
 async fn stack(models: Arc<Echo>) -> (Stack, Who) {
+    stack_of(models).await
+}
+
+/// A stack whose `openai` provider is `models`, and 1,000 credits.
+async fn stack_of(models: Arc<dyn Models>) -> (Stack, Who) {
     let s = Stack::seeded().await.with_models(Arc::new(OpenAi(models)));
     let admin = s.who(T, ADMIN);
     let (st, _) = s.get(&admin, "/me").await;
@@ -450,6 +455,101 @@ async fn a_transcript_longer_than_the_window_is_read_in_chunks_through_the_queue
     assert_eq!(s.get(&admin, "/credits").await.1["reserved"], 0);
     // A map job delivered again changes nothing.
     assert_eq!(s.drain_jobs().await, 0);
+}
+
+/// [`Echo`], answering once the test lets it; it tells when it is first called.
+struct Gated {
+    echo: Arc<Echo>,
+    called: tokio::sync::Notify,
+    open: tokio::sync::Semaphore,
+}
+
+#[async_trait]
+impl Models for Gated {
+    async fn call(&self, r: &ModelRequest) -> Result<ModelAnswer, ModelError> {
+        self.called.notify_one();
+        drop(self.open.acquire().await.unwrap());
+        self.echo.call(r).await
+    }
+}
+
+/// An output read in chunks is deleted while its chunks are read: the map jobs end quietly at
+/// once (not retried), their notes are not left in the files store, and nothing is charged.
+#[tokio::test]
+async fn an_output_deleted_while_its_chunks_are_read_keeps_no_notes() {
+    let gated = Arc::new(Gated {
+        echo: echo(None),
+        called: tokio::sync::Notify::new(),
+        open: tokio::sync::Semaphore::new(0),
+    });
+    let (s, admin) = stack_of(gated.clone()).await;
+    let platform = s.who_admin(T, PLATFORM, true);
+    let (st, m) = s
+        .call(
+            &platform,
+            Method::POST,
+            "/models",
+            Some(r#"{"provider":"openai","model":"tiny","context_window":4000,"max_output_tokens":500,"price":{"uncached_input":150000,"cache_read":75000,"cache_write":0,"output":600000,"reasoning":600000}}"#),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{m}");
+    let id = transcript(&s, &admin, &long_srt(300)).await;
+    let (st, q) = request(
+        &s,
+        &admin,
+        &id,
+        json!({"output_types": ["bytes"], "model": "openai/tiny"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{q}");
+    let out = q["items"][0]["id"].as_str().unwrap().to_string();
+    let pass = |s: &Stack| {
+        let state = s.state.clone();
+        tokio::spawn(async move {
+            recap::process_generate_jobs(
+                &state,
+                std::time::Duration::ZERO,
+                &recap::Shutdown::default(),
+            )
+            .await
+            .unwrap()
+        })
+    };
+    // The first job queues one map job per chunk.
+    assert_eq!(pass(&s).await.unwrap().handled, 1);
+    let (_, o) = s.get(&admin, &format!("/outputs/{out}")).await;
+    assert!(o["map"]["chunks"].as_u64().unwrap() >= 4, "{o}");
+    // The next pass reads chunks side by side; the output is deleted while they are read.
+    let maps = pass(&s);
+    tokio::time::timeout(std::time::Duration::from_secs(10), gated.called.notified())
+        .await
+        .expect("a map job calls the model");
+    let output = format!("/outputs/{out}");
+    let (st, _) = s.call(&admin, Method::DELETE, &output, None).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    gated.open.add_permits(1);
+    let maps = maps.await.unwrap();
+    assert!(maps.handled > 0, "{maps:?}");
+    assert!(maps.retrying.is_empty(), "{maps:?}");
+    // The chunks not received yet find nothing to do.
+    s.drain_jobs().await;
+    let left = s
+        .state
+        .files
+        .list(&format!("{T}/outputs/{id}/{out}/"), None, 100)
+        .await
+        .unwrap();
+    assert!(left.files.is_empty(), "{:?}", left.files);
+    assert_eq!(s.get(&admin, &output).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        s.get(&admin, "/credits").await.1,
+        json!({"available": 1000, "reserved": 0, "used": 0})
+    );
+    assert_eq!(
+        s.get(&admin, "/usage").await.1["calls"],
+        0,
+        "no ledger entry"
+    );
 }
 
 #[tokio::test]

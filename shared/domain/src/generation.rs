@@ -1227,6 +1227,22 @@ pub async fn process(p: Ports<'_>, body: &str, last_attempt: bool) -> Result<Pro
     }
 }
 
+/// Whether the output was deleted, by its user or with its transcript, since its job read it.
+async fn deleted(p: Ports<'_>, o: &Output) -> Result<bool> {
+    match get(p.records, &o.tenant, &o.id).await {
+        Ok(_) => transcript_gone(p.records, o).await,
+        Err(Error::NotFound { .. }) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
+/// The end of a job whose output was deleted while it worked: the output is discarded again,
+/// so that the files the job wrote after the delete's own discard go too.
+async fn gone(p: Ports<'_>, o: &Output) -> Result<Processed> {
+    discard(p.records, p.files, o).await?;
+    Ok(Processed::Gone(o.id))
+}
+
 /// Whether the output's transcript was deleted (or is being deleted).
 async fn transcript_gone(records: &dyn Records, o: &Output) -> Result<bool> {
     match transcripts::get(records, &o.tenant, &o.transcript).await {
@@ -1239,8 +1255,8 @@ async fn transcript_gone(records: &dyn Records, o: &Output) -> Result<bool> {
 /// Removes an output whose transcript or whose user deleted it: its reservation released
 /// first (each job once; a settled one stays settled), then its files, then its record.
 /// Safe to repeat, and to race with the generate consumer: a job that finds the output gone
-/// does nothing, and one that settles after the release finds its job released and charges
-/// nothing.
+/// does nothing, and one that wrote files or settles after the release finds the output (or
+/// its job) gone, charges nothing, and discards it again.
 pub(crate) async fn discard(records: &dyn Records, files: &dyn Files, o: &Output) -> Result<()> {
     // Queued, its job has called no model yet: its AI call goes back. Running, it may have.
     let call = match o.status {
@@ -1398,7 +1414,11 @@ async fn give_up(
     }
     // Its steps ran: the AI call stays used (see `credits::Call`).
     credits::release(p.records, &o.tenant, &o.job, credits::Call::Made).await?;
-    let now = get(p.records, &o.tenant, &o.id).await?;
+    let now = match get(p.records, &o.tenant, &o.id).await {
+        Ok(now) => now,
+        Err(Error::NotFound { .. }) => return gone(p, o).await,
+        Err(e) => return Err(e),
+    };
     if matches!(now.status, OutputStatus::Done | OutputStatus::Failed) {
         return Ok(Processed::AlreadyFinished(o.id));
     }
@@ -1425,7 +1445,11 @@ async fn fall_back(
     }
     // Chunks of the step may be recorded meanwhile: move on from the latest version.
     for _ in 0..20 {
-        let now = get(p.records, &o.tenant, &o.id).await?;
+        let now = match get(p.records, &o.tenant, &o.id).await {
+            Ok(now) => now,
+            Err(Error::NotFound { .. }) => return gone(p, o).await,
+            Err(e) => return Err(e),
+        };
         if now.step != step || matches!(now.status, OutputStatus::Done | OutputStatus::Failed) {
             return Ok(Processed::AlreadyFinished(o.id));
         }
@@ -1581,9 +1605,17 @@ async fn map(
     p.files
         .put(&key, notes.to_string().into_bytes(), "application/json")
         .await?;
+    // Deleted while the model read the chunk: its notes go too (see `finish`).
+    if deleted(p, &o).await? {
+        return gone(p, &o).await;
+    }
     // Record the chunk (optimistically: another chunk may be recorded at the same time).
     for _ in 0..20 {
-        let now = get(p.records, &o.tenant, &o.id).await?;
+        let now = match get(p.records, &o.tenant, &o.id).await {
+            Ok(now) => now,
+            Err(Error::NotFound { .. }) => return gone(p, &o).await,
+            Err(e) => return Err(e),
+        };
         let Some(mut m) = now
             .map
             .clone()
@@ -1723,14 +1755,14 @@ async fn finish(
             content_type,
         });
     }
-    // Deleted while the model was writing: nothing is kept, nothing charged. (A delete after
-    // this check releases the job first, and the settlement below then charges nothing.)
-    if transcript_gone(p.records, o).await? {
-        discard(p.records, p.files, o).await?;
-        return Ok(Processed::Gone(o.id));
+    // Deleted while the model was writing (the output, or its transcript): nothing is kept,
+    // nothing charged. The delete's own discard may have listed the files before these were
+    // written, so they are removed here.
+    if deleted(p, o).await? {
+        return gone(p, o).await;
     }
     let (m, price) = catalog::usable(p.records, &step.provider, &step.model).await?;
-    let entry = credits::settle_priced(
+    let settled = credits::settle_priced(
         p.records,
         p.clock,
         &o.tenant,
@@ -1744,7 +1776,18 @@ async fn finish(
             price,
         }),
     )
-    .await?;
+    .await;
+    let entry = match settled {
+        Ok(entry) => entry,
+        // A delete since the check released the job first: it ends as if deleted before.
+        // (A job released otherwise, its lease run out, is answered as before.)
+        Err(e) => {
+            if deleted(p, o).await? {
+                return gone(p, o).await;
+            }
+            return Err(e);
+        }
+    };
     let youtube = (kind.key == outputs::ANCHORS)
         .then(|| outputs::youtube_chapters(&result))
         .flatten();
@@ -1767,7 +1810,12 @@ async fn finish(
     // write fail (and settlement charged once either way). Map steps record chunks after
     // that, so they start from the latest version, still running.
     let now = if o.map.is_some() {
-        let now = get(p.records, &o.tenant, &o.id).await?;
+        let now = match get(p.records, &o.tenant, &o.id).await {
+            Ok(now) => now,
+            // Deleted after settlement (its delete released nothing, and took these files).
+            Err(Error::NotFound { .. }) => return Ok(Processed::AlreadyFinished(o.id)),
+            Err(e) => return Err(e),
+        };
         if now.status != OutputStatus::Running {
             return Ok(Processed::AlreadyFinished(o.id));
         }
