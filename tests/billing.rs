@@ -48,19 +48,7 @@ async fn subscribed(s: &Stack) {
         "ai_calls_per_period": 5, "allowed_models": ["openai/gpt-4o-mini", "offline/extractive"], "features": {},
         "credit_rate": {"micro_usd_per_credit": 1000},
         "overage": {"policy": "allow", "micro_usd_per_credit": 2000, "cap_credits": 100}, "active": true});
-    let (st, t) = s
-        .call(&root, Method::POST, "/tiers", Some(&tiny.to_string()))
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{t}");
-    let (st, sub) = s
-        .call(
-            &admin,
-            Method::PUT,
-            &format!("/subscriptions/{U}"),
-            Some(r#"{"tier":"tiny"}"#),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{sub}");
+    let sub = s.subscribe(&root, &admin, U, &tiny).await;
     assert_eq!(
         (
             sub["calls_remaining"].as_i64(),

@@ -1282,19 +1282,7 @@ async fn outputs_that_call_no_model_give_their_ai_call_back() {
     let tier = json!({"id": "metered", "name": "Metered", "price_micro_usd": 0, "monthly_credits": 0,
         "ai_calls_per_period": 10, "allowed_models": [], "features": {},
         "credit_rate": {"micro_usd_per_credit": 1000}, "overage": {"policy": "block"}, "active": true});
-    let (st, t) = s
-        .call(&root, Method::POST, "/tiers", Some(&tier.to_string()))
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{t}");
-    let (st, sub) = s
-        .call(
-            &admin,
-            Method::PUT,
-            &format!("/subscriptions/{ADMIN}"),
-            Some(r#"{"tier":"metered"}"#),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{sub}");
+    s.subscribe(&root, &admin, ADMIN, &tier).await;
     assert_eq!(calls_left(&s, &admin).await, 10);
 
     // Called the model, failed: the credits go back, the call stays used.

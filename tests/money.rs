@@ -625,19 +625,7 @@ async fn a_quote_follows_the_tier_and_the_permission_of_the_request() {
         "ai_calls_per_period": 3, "allowed_models": ["openai/gpt-4o-mini", "offline/extractive"], "features": {},
         "credit_rate": {"micro_usd_per_credit": 100},
         "overage": {"policy": "allow", "micro_usd_per_credit": 2000, "cap_credits": 30}, "active": true});
-    let (st, t) = s
-        .call(&root, Method::POST, "/tiers", Some(&tier.to_string()))
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{t}");
-    let (st, sub) = s
-        .call(
-            &admin,
-            Method::PUT,
-            &format!("/subscriptions/{EDITOR}"),
-            Some(r#"{"tier":"dear"}"#),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{sub}");
+    s.subscribe(&root, &admin, EDITOR, &tier).await;
     let (_, t) = s.call(&editor, Method::POST, "/transcripts",
         Some(&json!({"title": "t", "type": "meeting", "content": "Ada: one two three four\nGrace: five six"}).to_string())).await;
     s.drain_uploads().await;

@@ -231,4 +231,24 @@ impl Stack {
     pub async fn get(&self, who: &Who, path: &str) -> (StatusCode, Value) {
         self.call(who, Method::GET, path, None).await
     }
+
+    /// Creates `tier` (`root`: a platform admin) and subscribes `user` to it (`admin`: an
+    /// admin of the user's tenant); answers the subscription.
+    pub async fn subscribe(&self, root: &Who, admin: &Who, user: &str, tier: &Value) -> Value {
+        let (st, t) = self
+            .call(root, Method::POST, "/tiers", Some(&tier.to_string()))
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{t}");
+        let body = serde_json::json!({"tier": tier["id"]}).to_string();
+        let (st, sub) = self
+            .call(
+                admin,
+                Method::PUT,
+                &format!("/subscriptions/{user}"),
+                Some(&body),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{sub}");
+        sub
+    }
 }
