@@ -431,14 +431,20 @@ mod tests {
     use recap_domain::records::{Condition, Item, Key, Page, Query, Update, Write};
     use std::sync::Arc;
 
-    #[tokio::test]
-    async fn keys_configured_reads_the_catalog_on_the_first_model_choice_only() {
+    /// An embedded store with the catalog seeded (and the directory that holds it).
+    async fn seeded() -> (tempfile::TempDir, Arc<dyn recap_domain::records::Records>) {
         let dir = tempfile::tempdir().unwrap();
         let store = recap_embedded::EmbeddedStore::open(dir.path()).unwrap();
         let records: Arc<dyn recap_domain::records::Records> = Arc::new(store.records());
         recap_domain::catalog::seed(records.as_ref(), &recap_domain::clock::SystemClock)
             .await
             .unwrap();
+        (dir, records)
+    }
+
+    #[tokio::test]
+    async fn keys_configured_reads_the_catalog_on_the_first_model_choice_only() {
+        let (_dir, records) = seeded().await;
         let keys = KeysConfigured::new(records.clone(), vec![recap_ai::ProviderKind::OpenAi]);
         assert!(
             !keys.configured("openai"),
@@ -485,12 +491,7 @@ mod tests {
 
     #[tokio::test]
     async fn generate_reads_the_catalog_on_its_first_job_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = recap_embedded::EmbeddedStore::open(dir.path()).unwrap();
-        let records: Arc<dyn recap_domain::records::Records> = Arc::new(store.records());
-        recap_domain::catalog::seed(records.as_ref(), &recap_domain::clock::SystemClock)
-            .await
-            .unwrap();
+        let (_dir, records) = seeded().await;
         let vars = |k: &str| (k == "OPENAI_API_KEY").then(|| "sk-test".to_string());
         let config = recap_ai::ProviderConfig::from_vars(&vars).unwrap();
         let providers = recap_ai::Providers::from_config(&config).unwrap();
