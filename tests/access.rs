@@ -1067,3 +1067,50 @@ async fn names_with_control_characters_are_refused() {
         .await;
     assert_eq!(st, StatusCode::CREATED);
 }
+
+/// A user first seen while a custom role is the tenant's default is counted as given that role,
+/// in the same write as the user: a delete of the role that read the count before (and so
+/// found no holder yet) then fails instead of leaving the user holding a deleted role, which a
+/// later role of the same name would stand in for.
+#[tokio::test]
+async fn a_new_user_given_a_custom_default_role_counts_as_holding_it() {
+    let s = Stack::new();
+    let admin = s.who(A, A1);
+    s.get(&admin, "/me").await;
+    let (st, p) = s
+        .call(
+            &admin,
+            Method::POST,
+            "/roles",
+            Some(r#"{"name":"reviewer","permissions":["transcripts:read"]}"#),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{p}");
+    let (st, p) = s
+        .call(
+            &admin,
+            Method::PATCH,
+            "/tenant",
+            Some(r#"{"default_role":"reviewer"}"#),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{p}");
+    let tenant = recap_domain::ids::TenantId::parse(A).unwrap();
+    let key = recap_domain::keys::role(&tenant, &roles::RoleName::parse("reviewer").unwrap());
+    let records = s.state.records.as_ref();
+    let count = async || {
+        records.get(&key).await.unwrap().expect("the role")["assignments"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let before = count().await;
+    let (st, me) = s.get(&s.who(A, A2), "/me").await;
+    assert_eq!(
+        (st, me["role"].as_str()),
+        (StatusCode::OK, Some("reviewer"))
+    );
+    assert_eq!(count().await, before + 1, "the new user is counted");
+    // Seen again: not counted twice.
+    s.get(&s.who(A, A2), "/me").await;
+    assert_eq!(count().await, before + 1);
+}

@@ -81,22 +81,46 @@ pub async fn ensure(records: &dyn Records, clock: &dyn Clock, caller: &Caller) -
         Ok(()) => return Ok(user),
         Err(e) if e.failed_write() == Some(1) => {
             // The tenant has users already: this one gets its default role.
-            user.role = tenants::get(records, &caller.tenant).await?.default_role;
-            if user.role.as_str() == ADMIN {
-                records
-                    .transact(vec![
-                        Write::put(user_item(&user)?).when(Condition::NotExists),
-                        Write::update(
-                            keys::tenant_settings(&caller.tenant),
-                            Update::new().add("admin_count", 1),
-                        )
-                        .when(Condition::Exists),
-                    ])
-                    .await
-            } else {
-                records
-                    .put(user_item(&user)?, vec![Condition::NotExists])
-                    .await
+            let mut attempts = 0;
+            loop {
+                user.role = tenants::get(records, &caller.tenant).await?.default_role;
+                let r = if user.role.as_str() == ADMIN {
+                    records
+                        .transact(vec![
+                            Write::put(user_item(&user)?).when(Condition::NotExists),
+                            Write::update(
+                                keys::tenant_settings(&caller.tenant),
+                                Update::new().add("admin_count", 1),
+                            )
+                            .when(Condition::Exists),
+                        ])
+                        .await
+                } else if !user.role.is_builtin() {
+                    // A custom role is counted as given, in the same transaction (see
+                    // roles::delete): a delete of it in progress fails instead of leaving this
+                    // user holding a role that a later one of the same name would stand in for.
+                    records
+                        .transact(vec![
+                            Write::put(user_item(&user)?).when(Condition::NotExists),
+                            roles::assigned(&caller.tenant, &user.role),
+                        ])
+                        .await
+                } else {
+                    records
+                        .put(user_item(&user)?, vec![Condition::NotExists])
+                        .await
+                };
+                attempts += 1;
+                match r {
+                    // The default changed and its old role was deleted since it was read:
+                    // read the default again.
+                    Err(e) if e.failed_write() == Some(1) && !user.role.is_builtin() => {
+                        if attempts >= 3 {
+                            break Err(e);
+                        }
+                    }
+                    r => break r,
+                }
             }
         }
         Err(e) => Err(e),
