@@ -155,7 +155,8 @@ impl Providers {
 
     /// The registry the generate use case asks by catalog provider *id* (`google`,
     /// `self_hosted`, …): each catalog provider gets the client of its `kind`. Build it from the
-    /// catalog read at start-up; a provider added later is unknown until the next start.
+    /// catalog as read once (at start-up, or on the first job: `recap_lambda::CatalogOnFirstUse`);
+    /// a provider added later is unknown until the next start.
     pub fn for_catalog(&self, catalog: &[Provider]) -> CatalogModels {
         let clients = catalog
             .iter()
