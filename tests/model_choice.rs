@@ -552,6 +552,75 @@ async fn an_output_deleted_while_its_chunks_are_read_keeps_no_notes() {
     );
 }
 
+/// The chunks of a transcript read in chunks are fixed when the reading begins: a platform
+/// admin who widens the model's window while its map jobs wait moves no chunk, so every map
+/// job finds its part and every segment is read once.
+#[tokio::test]
+async fn chunks_stay_as_cut_when_the_model_changes_while_they_are_read() {
+    let model = echo(None);
+    let (s, admin) = stack(model.clone()).await;
+    let platform = s.who_admin(T, PLATFORM, true);
+    let (st, m) = s
+        .call(
+            &platform,
+            Method::POST,
+            "/models",
+            Some(r#"{"provider":"openai","model":"tiny","context_window":4000,"max_output_tokens":500,"price":{"uncached_input":150000,"cache_read":75000,"cache_write":0,"output":600000,"reasoning":600000}}"#),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{m}");
+    let id = transcript(&s, &admin, &long_srt(300)).await;
+    let (st, q) = request(
+        &s,
+        &admin,
+        &id,
+        json!({"output_types": ["bytes"], "model": "openai/tiny"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{q}");
+    let out = q["items"][0]["id"].as_str().unwrap().to_string();
+    // The first job cuts the transcript and queues one map job per chunk.
+    let first = recap::process_generate_jobs(
+        &s.state,
+        std::time::Duration::ZERO,
+        &recap::Shutdown::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.handled, 1);
+    let (_, o) = s.get(&admin, &format!("/outputs/{out}")).await;
+    let chunks = o["map"]["chunks"].as_u64().unwrap();
+    assert!(chunks >= 4, "{o}");
+    // The window grows fourfold before the map jobs run: cut again, it would make fewer chunks.
+    let (st, m) = s
+        .call(
+            &platform,
+            Method::PATCH,
+            "/models/openai/tiny",
+            Some(r#"{"context_window":16000}"#),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{m}");
+    s.drain_jobs().await;
+    let (_, o) = s.get(&admin, &format!("/outputs/{out}")).await;
+    assert_eq!(o["status"], "done", "{o}");
+    assert_eq!(o["coverage"]["chunks"], chunks);
+    assert_eq!(o["coverage"]["segments_read"], 300);
+    let requests = model.requests.lock().unwrap().clone();
+    let maps: Vec<&ModelRequest> = requests
+        .iter()
+        .filter(|r| r.schema_name == "notes")
+        .collect();
+    assert_eq!(maps.len() as u64, chunks, "one call per chunk as cut");
+    let mut seen = std::collections::BTreeSet::new();
+    for r in &maps {
+        for line in r.cacheable_prefix.lines() {
+            seen.insert(line[1..6].to_string());
+        }
+    }
+    assert_eq!(seen.len(), 300);
+}
+
 #[tokio::test]
 async fn regenerate_makes_a_new_revision_with_another_model() {
     let (s, admin) = stack(echo(None)).await;

@@ -229,6 +229,12 @@ pub struct Coverage {
 pub struct MapState {
     pub step: u32,
     pub chunks: u32,
+    /// Each chunk's first and last segment (indices into the transcript's segments), fixed
+    /// when the reading began: the map jobs read these, whatever happens to the model's
+    /// window or to how segments are measured meanwhile. Empty in a state written before them
+    /// (its jobs cut the transcript again).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spans: Vec<[u32; 2]>,
     /// The chunks whose notes are stored.
     pub done: Vec<u32>,
     /// The usage of the chunks read so far (settled with the reduce call's).
@@ -1485,6 +1491,39 @@ fn chunks_for(
     }
 }
 
+/// Each chunk's first and last segment: as fixed when the reading began, or (a state written
+/// before spans were kept) cut again. Spans that do not fit the transcript are an error.
+async fn spans_of(
+    p: Ports<'_>,
+    step: &model_choice::Step,
+    normalized: &Normalized,
+    state: &MapState,
+) -> Result<Vec<(usize, usize)>> {
+    if state.spans.is_empty() {
+        let chunks = chunks_for(p, step, normalized).await?;
+        return Ok(chunks
+            .iter()
+            .map(|c| (c.first_segment, c.last_segment))
+            .collect());
+    }
+    let n = normalized.segments.len();
+    state
+        .spans
+        .iter()
+        .map(|&[a, b]| {
+            let (a, b) = (a as usize, b as usize);
+            if a <= b && b < n {
+                Ok((a, b))
+            } else {
+                Err(Error::unexpected(
+                    "a chunk outside the transcript",
+                    format!("{a}..={b} of {n}"),
+                ))
+            }
+        })
+        .collect()
+}
+
 fn family(provider: &str) -> recap_transcript::TokenizerFamily {
     use recap_transcript::TokenizerFamily as F;
     match provider {
@@ -1508,6 +1547,10 @@ async fn begin_map(
     let state = MapState {
         step: k,
         chunks: n,
+        spans: chunks
+            .iter()
+            .map(|c| [c.first_segment as u32, c.last_segment as u32])
+            .collect(),
         done: Vec::new(),
         usage: Usage::default(),
     };
@@ -1572,8 +1615,8 @@ async fn map(
     let s = step_of(&o, step)?;
     let kind = kind_of(&o)?;
     let (_, normalized) = load_normalized(p, &o).await?;
-    let chunks = chunks_for(p, &s, &normalized).await?;
-    let Some(c) = chunks.get(chunk as usize) else {
+    let spans = spans_of(p, &s, &normalized, &state).await?;
+    let Some(&(first, last)) = spans.get(chunk as usize) else {
         return Err(Error::unexpected(
             "a chunk that is not there",
             chunk.to_string(),
@@ -1581,7 +1624,7 @@ async fn map(
     };
     let request = ModelRequest {
         model: s.model.clone(),
-        cacheable_prefix: prefix(&normalized, c.first_segment..=c.last_segment),
+        cacheable_prefix: prefix(&normalized, first..=last),
         instructions: format!(
             "This is part {} of {} of a transcript. Note everything in it that a {} of the whole would need. {}",
             chunk + 1,
@@ -1655,7 +1698,7 @@ async fn reduce(p: Ports<'_>, o: Output, step: u32, last_attempt: bool) -> Resul
     let s = step_of(&o, step)?;
     let kind = kind_of(&o)?;
     let (_, normalized) = load_normalized(p, &o).await?;
-    let chunks = chunks_for(p, &s, &normalized).await?;
+    let spans = spans_of(p, &s, &normalized, &state).await?;
     let mut notes = String::new();
     for chunk in 0..state.chunks {
         let Some((bytes, _)) = p.files.get(&map_file(&o, step, chunk)?).await? else {
@@ -1710,8 +1753,8 @@ async fn reduce(p: Ports<'_>, o: Output, step: u32, last_attempt: bool) -> Resul
     let mut total = state.usage;
     add(&mut total, &usage);
     let mut read = std::collections::BTreeSet::new();
-    for c in &chunks {
-        read.extend(c.first_segment..=c.last_segment);
+    for &(first, last) in &spans {
+        read.extend(first..=last);
     }
     let coverage = Coverage {
         chunks: state.chunks,
