@@ -1325,6 +1325,11 @@ async fn load_normalized(p: Ports<'_>, o: &Output) -> Result<(String, Normalized
         &tr,
     )
     .await?;
+    let mut normalized = normalized;
+    // Stored before each segment's count was kept: its record holds the exact total.
+    if let Some(total) = tr.token_estimate {
+        normalized.spread_openai_tokens(total);
+    }
     Ok((tr.title, normalized))
 }
 

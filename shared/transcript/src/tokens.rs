@@ -19,7 +19,8 @@ use crate::model::Transcript;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenizerFamily {
-    /// `o200k_base`, counted exactly.
+    /// `o200k_base`: counted exactly once, when the upload is parsed
+    /// ([`Transcript::count_openai_tokens`]); read from those counts afterwards.
     OpenAi,
     /// Estimated (see the module docs).
     Anthropic,
@@ -83,6 +84,29 @@ impl Transcript {
             .iter()
             .map(|s| {
                 u32::try_from(estimate_tokens(&s.text, TokenizerFamily::OpenAi)).unwrap_or(u32::MAX)
+            })
+            .collect();
+    }
+
+    /// For a transcript stored before its counts were kept: gives each segment a share of
+    /// `total` (its exact count, kept with the transcript's record) in proportion to its
+    /// estimate, rounded up and never below the estimate, so that chunks cut from them hold
+    /// no more than the exact total says. Does nothing when the counts are there.
+    pub fn spread_openai_tokens(&mut self, total: u64) {
+        if self.openai_tokens.len() == self.segments.len() {
+            return;
+        }
+        let estimates: Vec<u64> = self
+            .segments
+            .iter()
+            .map(|s| heuristic_tokens(&s.text))
+            .collect();
+        let sum = u128::from(estimates.iter().sum::<u64>().max(1));
+        self.openai_tokens = estimates
+            .iter()
+            .map(|&e| {
+                let share = (u128::from(e) * u128::from(total)).div_ceil(sum);
+                u32::try_from(share.max(u128::from(e))).unwrap_or(u32::MAX)
             })
             .collect();
     }

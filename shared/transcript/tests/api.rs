@@ -273,6 +273,24 @@ fn openai_counts_are_stored_with_the_transcript_and_chunking_reads_them() {
     short.openai_tokens.pop();
     assert_eq!(short.segment_tokens(TokenizerFamily::OpenAi), heuristic);
 
+    // Spread from an exact total for a transcript without counts: never below the estimate,
+    // and together at least the total.
+    let mut spread = old.clone();
+    spread.spread_openai_tokens(100);
+    let shares = spread.segment_tokens(TokenizerFamily::OpenAi);
+    assert!(shares.iter().sum::<u64>() >= 100, "{shares:?}");
+    assert!(
+        shares.iter().zip(&heuristic).all(|(s, h)| s >= h),
+        "{shares:?}"
+    );
+    let mut low = old.clone();
+    low.spread_openai_tokens(1);
+    assert_eq!(low.segment_tokens(TokenizerFamily::OpenAi), heuristic);
+    // Counts already there are kept.
+    let mut kept = t.clone();
+    kept.spread_openai_tokens(1_000);
+    assert_eq!(kept.segment_tokens(TokenizerFamily::OpenAi), exact);
+
     // A window of 2 holds "hello world" by its count (2), not by the estimate (3).
     let by_count = chunk(&t, 2, 0, TokenizerFamily::OpenAi);
     assert_eq!(by_count[0].tokens, 2);
