@@ -437,11 +437,16 @@ async fn a_transcript_longer_than_the_window_is_read_in_chunks_through_the_queue
         .collect();
     assert_eq!(maps.len() as u64, chunks);
     assert_eq!(requests.len() as u64, chunks + 1, "one reduce");
-    // Each map call fits the window; together they hold every segment id.
+    // Each map call's transcript, as the model reads it (ids, times and speakers framing each
+    // line), fits the part of the window left for it (4,000 less the prompt's overhead and
+    // the notes: the 2,000-token floor here); together they hold every segment id.
     let mut seen = std::collections::BTreeSet::new();
     for r in &maps {
-        let tokens = recap_transcript::heuristic_tokens(&r.cacheable_prefix);
-        assert!(tokens < 4_000, "{tokens}");
+        let tokens = recap_transcript::estimate_tokens(
+            &r.cacheable_prefix,
+            recap_transcript::TokenizerFamily::OpenAi,
+        );
+        assert!(tokens <= 2_000, "{tokens}");
         for line in r.cacheable_prefix.lines() {
             seen.insert(line[1..6].to_string());
         }
@@ -455,6 +460,44 @@ async fn a_transcript_longer_than_the_window_is_read_in_chunks_through_the_queue
     assert_eq!(s.get(&admin, "/credits").await.1["reserved"], 0);
     // A map job delivered again changes nothing.
     assert_eq!(s.drain_jobs().await, 0);
+}
+
+/// Whether a transcript fits a model's window is judged on what the model reads: the text and
+/// the `[id time] speaker: ` framing of each line, which for short cues is a large share.
+#[tokio::test]
+async fn the_window_holds_the_framing_of_each_line_too() {
+    let model = echo(None);
+    let (s, admin) = stack(model.clone()).await;
+    let id = transcript(&s, &admin, &long_srt(60)).await;
+    let (_, t) = s.get(&admin, &format!("/transcripts/{id}")).await;
+    let text = t["token_estimate"].as_u64().unwrap();
+    let framing = t["framing_tokens"].as_u64().unwrap();
+    assert!(framing >= 60 * 10, "{t}");
+    // The text, the prompt's overhead and the answer fit; with half the framing added, no more.
+    let window = text + 1_500 + 500 + framing / 2;
+    let platform = s.who_admin(T, PLATFORM, true);
+    let body = json!({"provider": "openai", "model": "snug", "context_window": window,
+        "max_output_tokens": 500, "price": {"uncached_input": 150000, "cache_read": 75000,
+        "cache_write": 0, "output": 600000, "reasoning": 600000}});
+    let (st, m) = s
+        .call(&platform, Method::POST, "/models", Some(&body.to_string()))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{m}");
+    let (st, q) = request(
+        &s,
+        &admin,
+        &id,
+        json!({"output_types": ["bytes"], "model": "openai/snug"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{q}");
+    assert_eq!(q["items"][0]["chain"][0]["map_reduce"], true, "{q}");
+    s.drain_jobs().await;
+    let out = q["items"][0]["id"].as_str().unwrap();
+    let (_, o) = s.get(&admin, &format!("/outputs/{out}")).await;
+    assert_eq!(o["status"], "done", "{o}");
+    assert!(o["coverage"]["chunks"].as_u64().unwrap() >= 2, "{o}");
+    assert_eq!(o["coverage"]["segments_read"], 60);
 }
 
 /// [`Echo`], answering once the test lets it; it tells when it is first called.

@@ -451,7 +451,7 @@ fn reservation_estimate<'a>(
     tr: &transcripts::Transcript,
     kind: &outputs::OutputType,
 ) -> Result<Estimate<'a>> {
-    let tokens = tr.token_estimate.unwrap_or_default();
+    let tokens = tr.prompt_tokens();
     let mut dearest: Option<Estimate<'a>> = None;
     for s in chain {
         // The chain was chosen from this catalog: every step is in it.
@@ -656,7 +656,7 @@ async fn plan_chains(
             team_allowed: &team_allowed,
             catalog: &catalog,
             configured: &configured,
-            transcript_tokens: tr.token_estimate.unwrap_or_default(),
+            transcript_tokens: tr.prompt_tokens(),
             overhead_tokens: credits::PROMPT_OVERHEAD_TOKENS,
             max_output_tokens: kind.default_max_output_tokens,
         })?;
@@ -1179,21 +1179,39 @@ pub enum Processed {
 fn prefix(t: &Normalized, segments: std::ops::RangeInclusive<usize>) -> String {
     let mut out = String::new();
     for s in &t.segments[segments] {
-        let who = s
-            .speaker
-            .as_deref()
-            .and_then(|id| t.speakers.iter().find(|sp| sp.id == id))
-            .map(|sp| sp.name.as_str())
-            .unwrap_or("");
-        out.push_str(&format!(
-            "[{} {}] {}: {}\n",
-            s.id,
-            outputs::clock(s.start_ms),
-            who,
-            s.text
-        ));
+        out.push_str(&line_head(t, s));
+        out.push_str(&s.text);
+        out.push('\n');
     }
     out
+}
+
+/// What [`prefix`] writes before a segment's text: `[id time] speaker: `.
+fn line_head(t: &Normalized, s: &recap_transcript::Segment) -> String {
+    let who = s
+        .speaker
+        .as_deref()
+        .and_then(|id| t.speakers.iter().find(|sp| sp.id == id))
+        .map(|sp| sp.name.as_str())
+        .unwrap_or("");
+    format!("[{} {}] {}: ", s.id, outputs::clock(s.start_ms), who)
+}
+
+/// Each segment's line framing in [`prefix`] (its head and newline), in tokens at most: its
+/// bytes, since a token holds at least one. The ids, times and punctuation are short runs of
+/// digits and symbols that an estimate per character would undercount.
+fn framing(t: &Normalized) -> Vec<u64> {
+    t.segments
+        .iter()
+        .map(|s| line_head(t, s).len() as u64 + 1)
+        .collect()
+}
+
+/// The tokens of every segment's line framing together (see [`framing`]): kept with the
+/// transcript's record when its upload is parsed, so that a request's model choice and
+/// reservation count the prompt the model reads, not only the text.
+pub(crate) fn framing_tokens(t: &Normalized) -> u64 {
+    framing(t).iter().sum()
 }
 
 /// The output a generation job's message is for (`None` for a message that is not a job).
@@ -1487,11 +1505,18 @@ fn chunks_for(
     let (provider, model) = (step.provider.clone(), step.model.clone());
     async move {
         let m = catalog::model(records, &provider, &model).await?;
-        Ok(recap_transcript::chunk(
+        // Each segment as the model reads it: its text and its line's framing.
+        let tokens: Vec<u64> = normalized
+            .segment_tokens(family(&provider))
+            .iter()
+            .zip(framing(normalized))
+            .map(|(text, frame)| text + frame)
+            .collect();
+        Ok(recap_transcript::chunk_by(
             normalized,
+            &tokens,
             chunk_window(m.context_window),
             MAP_OVERLAP_TOKENS,
-            family(&provider),
         ))
     }
 }

@@ -126,8 +126,14 @@ pub struct Transcript {
     /// Display names users gave speakers, by speaker id. Stored segments are never rewritten.
     #[serde(default)]
     pub speaker_names: BTreeMap<String, String>,
+    /// The segments' text in OpenAI's `o200k_base`, counted when the upload is parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_estimate: Option<u64>,
+    /// At most this many more tokens frame the segments in a prompt (each line's
+    /// `[id time] speaker: ` and newline): with `token_estimate`, what a model reads of the
+    /// transcript. Absent on transcripts parsed before it was kept (counted as 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framing_tokens: Option<u64>,
     #[serde(default)]
     pub warnings: Vec<parser::Warning>,
     #[serde(default)]
@@ -148,6 +154,13 @@ pub struct Transcript {
 }
 
 impl Transcript {
+    /// What a model reads of the transcript, in tokens: its text and the framing of its lines.
+    pub fn prompt_tokens(&self) -> u64 {
+        self.token_estimate
+            .unwrap_or_default()
+            .saturating_add(self.framing_tokens.unwrap_or_default())
+    }
+
     /// The speakers with users' display names applied.
     pub fn speakers_named(&self) -> Vec<SpeakerView> {
         self.speakers
@@ -402,6 +415,7 @@ pub async fn create(p: Ports<'_>, a: &Access, input: NewTranscript) -> Result<Cr
         speakers: Vec::new(),
         speaker_names: BTreeMap::new(),
         token_estimate: None,
+        framing_tokens: None,
         warnings: Vec::new(),
         warning_count: 0,
         generation: None,
@@ -841,6 +855,7 @@ async fn ready(
     .set("segment_count", n.segments.len() as u64)
     .set("speakers", to_value(&speakers)?)
     .set("token_estimate", n.token_estimate(TokenizerFamily::OpenAi))
+    .set("framing_tokens", crate::generation::framing_tokens(n))
     .set("warnings", to_value(&warnings)?)
     .set("warning_count", n.warnings.len() as u64);
     if tr.language.is_none()

@@ -43,7 +43,7 @@ pub use cues::{CueList, RawCue, srt_cues, webvtt_cues};
 pub use model::{
     Format, Mode, ParseError, ParseOptions, Segment, Speaker, Transcript, Warning, WarningKind,
 };
-pub use tokens::{Chunk, TokenizerFamily, chunk, estimate_tokens, heuristic_tokens};
+pub use tokens::{Chunk, TokenizerFamily, chunk, chunk_by, estimate_tokens, heuristic_tokens};
 
 use input::Diag;
 

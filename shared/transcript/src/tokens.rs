@@ -158,6 +158,17 @@ pub fn chunk(
     overlap_tokens: u64,
     family: TokenizerFamily,
 ) -> Vec<Chunk> {
+    chunk_by(t, &t.segment_tokens(family), window_tokens, overlap_tokens)
+}
+
+/// [`chunk`], with each segment measured by the caller: `tokens[i]` for segment `i` (e.g. its
+/// text and the framing a prompt puts around it). Missing measures count as 0.
+pub fn chunk_by(
+    t: &Transcript,
+    tokens: &[u64],
+    window_tokens: u64,
+    overlap_tokens: u64,
+) -> Vec<Chunk> {
     let segs = &t.segments;
     let n = segs.len();
     if n == 0 {
@@ -165,7 +176,9 @@ pub fn chunk(
     }
     let window = window_tokens.max(1);
     let overlap = overlap_tokens.min(window / 2);
-    let tok = t.segment_tokens(family);
+    let tok: Vec<u64> = (0..n)
+        .map(|i| tokens.get(i).copied().unwrap_or(0))
+        .collect();
     // turn_begin[i]: first segment of i's turn; turn_end[i]: one past its last.
     let mut turn_begin = vec![0; n];
     for i in 1..n {
