@@ -423,12 +423,59 @@ async fn a_release_gives_back_an_unused_call_to_its_own_period() {
     );
     assert_eq!(calls().await, 4, "once");
 
+    // Unused only while a condition holds (the output still queued): when it no longer does
+    // (its job started meanwhile), the reservation is released without the call.
+    use recap_domain::records::{Condition, Item, Key, Write};
+    let marker = Key::new(format!("{T}#OUTPUT#marker"), "META");
+    let mut item = Item::new();
+    item.insert("pk".into(), marker.pk.clone().into());
+    item.insert("sk".into(), marker.sk.clone().into());
+    item.insert("status".into(), "running".into());
+    r.put(item, vec![]).await.unwrap();
+    let queued = || {
+        Some(Write::check(
+            marker.clone(),
+            vec![Condition::equals("status", "queued")],
+        ))
+    };
+    let started = credits::reserve(r, &SystemClock, job("openai/gpt-4o-mini"))
+        .await
+        .unwrap();
+    assert_eq!(calls().await, 3);
+    assert!(
+        credits::release_unless(r, &t, &started.id, credits::Call::Unused, queued())
+            .await
+            .unwrap()
+    );
+    assert_eq!(calls().await, 3, "the job started: its call stays used");
+    let b = credits::balance(r, &t, &UserId::parse(U).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(b.reserved, 0, "released all the same");
+    r.update(
+        &marker,
+        recap_domain::records::Update::new().set("status", "queued"),
+        vec![],
+    )
+    .await
+    .unwrap();
+    let waiting = credits::reserve(r, &SystemClock, job("openai/gpt-4o-mini"))
+        .await
+        .unwrap();
+    assert_eq!(calls().await, 2);
+    assert!(
+        credits::release_unless(r, &t, &waiting.id, credits::Call::Unused, queued())
+            .await
+            .unwrap()
+    );
+    assert_eq!(calls().await, 3, "still queued: the call back");
+
     // Reserved in this period, released in the next: the fresh allowance gets nothing more.
     let later = ManualClock::at(SystemClock.now().plus(Duration::from_secs(40 * 24 * 3600)));
     let held = credits::reserve(r, &later, job("openai/gpt-4o-mini"))
         .await
         .unwrap();
-    assert_eq!(calls().await, 3);
+    assert_eq!(calls().await, 2);
     let report = reconcile::run(r, &later).await.unwrap();
     assert_eq!(
         (report.periods_renewed, report.reservations_released),

@@ -518,8 +518,21 @@ pub enum Call {
 /// `call` is [`Call::Unused`] and the subscription is still in the period the call was taken
 /// from (the next period has a fresh allowance). Once, in one transaction: a second release,
 /// or a release after settlement, does nothing and answers `false`.
-#[tracing::instrument(skip_all, fields(tenant = %t))]
 pub async fn release(records: &dyn Records, t: &TenantId, id: &JobId, call: Call) -> Result<bool> {
+    release_unless(records, t, id, call, None).await
+}
+
+/// [`release`], where [`Call::Unused`] holds only while `unused` (a condition check, in the same
+/// transaction) does: e.g. the output is still queued, so that no job started meanwhile and
+/// called a model. When it does not hold, the reservation is released without the call.
+#[tracing::instrument(skip_all, fields(tenant = %t))]
+pub async fn release_unless(
+    records: &dyn Records,
+    t: &TenantId,
+    id: &JobId,
+    call: Call,
+    unused: Option<Write>,
+) -> Result<bool> {
     let job = self::job(records, t, id).await?;
     if job.status != JobStatus::Reserved {
         return Ok(false);
@@ -528,6 +541,7 @@ pub async fn release(records: &dyn Records, t: &TenantId, id: &JobId, call: Call
         (Call::Unused, Some(period)) => Some(period),
         _ => None,
     };
+    let mut unused = unused;
     loop {
         let mut writes = vec![
             Write::update(keys::job(t, id), close_job("released"))
@@ -548,20 +562,30 @@ pub async fn release(records: &dyn Records, t: &TenantId, id: &JobId, call: Call
         }
         let overage = Update::new().add("overage_remaining", as_i64(job.overage_credits)?);
         let subscription = keys::subscription(t, &job.user);
+        // The writes that only the call's return needs: failing, they are dropped and the
+        // release tried again without the call.
+        let mut for_the_call = Vec::new();
         if let Some(period) = call_back {
+            for_the_call.push(writes.len());
             writes.push(
                 Write::update(subscription, overage.add("calls_remaining", 1))
                     .when(Condition::equals("period_start", to_value(&period)?)),
             );
+            if let Some(check) = &unused {
+                for_the_call.push(writes.len());
+                writes.push(check.clone());
+            }
         } else if job.overage_credits > 0 {
             writes.push(Write::update(subscription, overage));
         }
-        let last = writes.len() - 1;
         match records.transact(writes).await {
             Ok(()) => return Ok(true),
             Err(e) if e.failed_write() == Some(0) => return Ok(false),
-            // Another period (or no subscription) now: released without the call.
-            Err(e) if call_back.is_some() && e.failed_write() == Some(last) => call_back = None,
+            // Another period (or no subscription) now, or the job started: no call back.
+            Err(e) if e.failed_write().is_some_and(|i| for_the_call.contains(&i)) => {
+                call_back = None;
+                unused = None;
+            }
             Err(e) => return Err(e),
         }
     }

@@ -26,8 +26,8 @@ use crate::money::{Credits, DEFAULT_RATE, MicroUsd, Usage};
 use crate::outputs::{self, Verification};
 use crate::queue::{Message, Queue};
 use crate::records::{
-    Condition, Index, Item, Query, Records, Update, from_item, query_all_as, query_page, to_item,
-    to_value,
+    Condition, Index, Item, Query, Records, Update, Write, from_item, query_all_as, query_page,
+    to_item, to_value,
 };
 use crate::roles::Permission;
 use crate::transcripts::{self, Status};
@@ -1282,12 +1282,20 @@ async fn transcript_gone(records: &dyn Records, o: &Output) -> Result<bool> {
 /// does nothing, and one that wrote files or settles after the release finds the output (or
 /// its job) gone, charges nothing, and discards it again.
 pub(crate) async fn discard(records: &dyn Records, files: &dyn Files, o: &Output) -> Result<()> {
-    // Queued, its job has called no model yet: its AI call goes back. Running, it may have.
-    let call = match o.status {
-        OutputStatus::Queued => credits::Call::Unused,
-        _ => credits::Call::Made,
+    // Queued, its job has called no model yet: its AI call goes back, if the output is still
+    // queued when the reservation is released (`o` may be older than that). Running, it may
+    // have called one.
+    let (call, unused) = match o.status {
+        OutputStatus::Queued => (
+            credits::Call::Unused,
+            Some(Write::check(
+                keys::output(&o.tenant, &o.id),
+                vec![Condition::equals("status", "queued")],
+            )),
+        ),
+        _ => (credits::Call::Made, None),
     };
-    match credits::release(records, &o.tenant, &o.job, call).await {
+    match credits::release_unless(records, &o.tenant, &o.job, call, unused).await {
         Ok(_) | Err(Error::NotFound { .. }) => {}
         Err(e) => return Err(e),
     }
