@@ -394,10 +394,10 @@ async fn a_team_narrows_the_models_of_its_transcripts() {
     );
 }
 
-#[tokio::test]
-async fn a_transcript_longer_than_the_window_is_read_in_chunks_through_the_queue() {
-    let model = echo(None);
-    let (s, admin) = stack(model.clone()).await;
+/// Adds `openai/tiny` (a 4,000-token window) to the catalog, creates a transcript of 300 cues
+/// and requests its bytes from tiny, which reads it in chunks: the transcript's id and the
+/// request's answer (202).
+async fn tiny_request(s: &Stack, admin: &Who) -> (String, Value) {
     let platform = s.who_admin(T, PLATFORM, true);
     let (st, m) = s
         .call(
@@ -408,17 +408,25 @@ async fn a_transcript_longer_than_the_window_is_read_in_chunks_through_the_queue
         )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{m}");
-    let id = transcript(&s, &admin, &long_srt(300)).await;
-    let (_, t) = s.get(&admin, &format!("/transcripts/{id}")).await;
-    assert!(t["token_estimate"].as_u64().unwrap() > 10_000, "{t}");
+    let id = transcript(s, admin, &long_srt(300)).await;
     let (st, q) = request(
-        &s,
-        &admin,
+        s,
+        admin,
         &id,
         json!({"output_types": ["bytes"], "model": "openai/tiny"}),
     )
     .await;
     assert_eq!(st, StatusCode::ACCEPTED, "{q}");
+    (id, q)
+}
+
+#[tokio::test]
+async fn a_transcript_longer_than_the_window_is_read_in_chunks_through_the_queue() {
+    let model = echo(None);
+    let (s, admin) = stack(model.clone()).await;
+    let (id, q) = tiny_request(&s, &admin).await;
+    let (_, t) = s.get(&admin, &format!("/transcripts/{id}")).await;
+    assert!(t["token_estimate"].as_u64().unwrap() > 10_000, "{t}");
     assert_eq!(q["items"][0]["chain"][0]["map_reduce"], true);
     let out = q["items"][0]["id"].as_str().unwrap().to_string();
     s.drain_jobs().await;
@@ -526,25 +534,7 @@ async fn an_output_deleted_while_its_chunks_are_read_keeps_no_notes() {
         open: tokio::sync::Semaphore::new(0),
     });
     let (s, admin) = stack_of(gated.clone()).await;
-    let platform = s.who_admin(T, PLATFORM, true);
-    let (st, m) = s
-        .call(
-            &platform,
-            Method::POST,
-            "/models",
-            Some(r#"{"provider":"openai","model":"tiny","context_window":4000,"max_output_tokens":500,"price":{"uncached_input":150000,"cache_read":75000,"cache_write":0,"output":600000,"reasoning":600000}}"#),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{m}");
-    let id = transcript(&s, &admin, &long_srt(300)).await;
-    let (st, q) = request(
-        &s,
-        &admin,
-        &id,
-        json!({"output_types": ["bytes"], "model": "openai/tiny"}),
-    )
-    .await;
-    assert_eq!(st, StatusCode::ACCEPTED, "{q}");
+    let (id, q) = tiny_request(&s, &admin).await;
     let out = q["items"][0]["id"].as_str().unwrap().to_string();
     let pass = |s: &Stack| {
         let state = s.state.clone();
@@ -602,25 +592,7 @@ async fn an_output_deleted_while_its_chunks_are_read_keeps_no_notes() {
 async fn chunks_stay_as_cut_when_the_model_changes_while_they_are_read() {
     let model = echo(None);
     let (s, admin) = stack(model.clone()).await;
-    let platform = s.who_admin(T, PLATFORM, true);
-    let (st, m) = s
-        .call(
-            &platform,
-            Method::POST,
-            "/models",
-            Some(r#"{"provider":"openai","model":"tiny","context_window":4000,"max_output_tokens":500,"price":{"uncached_input":150000,"cache_read":75000,"cache_write":0,"output":600000,"reasoning":600000}}"#),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{m}");
-    let id = transcript(&s, &admin, &long_srt(300)).await;
-    let (st, q) = request(
-        &s,
-        &admin,
-        &id,
-        json!({"output_types": ["bytes"], "model": "openai/tiny"}),
-    )
-    .await;
-    assert_eq!(st, StatusCode::ACCEPTED, "{q}");
+    let (_, q) = tiny_request(&s, &admin).await;
     let out = q["items"][0]["id"].as_str().unwrap().to_string();
     // The first job cuts the transcript and queues one map job per chunk.
     let first = recap::process_generate_jobs(
@@ -637,7 +609,7 @@ async fn chunks_stay_as_cut_when_the_model_changes_while_they_are_read() {
     // The window grows fourfold before the map jobs run: cut again, it would make fewer chunks.
     let (st, m) = s
         .call(
-            &platform,
+            &s.who_admin(T, PLATFORM, true),
             Method::PATCH,
             "/models/openai/tiny",
             Some(r#"{"context_window":16000}"#),
