@@ -285,6 +285,13 @@ async fn a_job_cut_short_by_the_shutdown_goes_back_to_the_queue_at_once() {
     );
 }
 
+/// `GET /outputs/{id}` of an output a request answered.
+async fn output(s: &Stack, who: &Who, o: &Value) -> Value {
+    s.get(who, &format!("/outputs/{}", o["id"].as_str().unwrap()))
+        .await
+        .1
+}
+
 async fn request_bytes(s: &Stack, admin: &Who, id: &str) -> Value {
     let (st, q) = s
         .call(
@@ -337,12 +344,7 @@ async fn duplicate_delivery_once() {
         json!({"available": 99, "reserved": 0, "used": 1})
     );
     assert_eq!(s.get(&admin, "/usage").await.1["calls"], 1);
-    let (_, o) = s
-        .get(
-            &admin,
-            &format!("/outputs/{}", queued["id"].as_str().unwrap()),
-        )
-        .await;
+    let o = output(&s, &admin, &queued).await;
     assert_eq!(
         (
             o["status"].as_str(),
@@ -364,12 +366,7 @@ async fn invented_quotes_are_all_dropped() {
     let (s, _, admin, id) = with_fake(vec![lies]).await;
     let queued = request_bytes(&s, &admin, &id).await;
     s.drain_jobs().await;
-    let (_, o) = s
-        .get(
-            &admin,
-            &format!("/outputs/{}", queued["id"].as_str().unwrap()),
-        )
-        .await;
+    let o = output(&s, &admin, &queued).await;
     assert_eq!(
         (
             o["status"].as_str(),
@@ -400,24 +397,14 @@ async fn an_answer_off_the_schema_is_repaired_once_then_fails_and_releases() {
     let (s, fake, admin, id) = with_fake(vec![json!({"wrong": true}), good]).await;
     let queued = request_bytes(&s, &admin, &id).await;
     s.drain_jobs().await;
-    let (_, o) = s
-        .get(
-            &admin,
-            &format!("/outputs/{}", queued["id"].as_str().unwrap()),
-        )
-        .await;
+    let o = output(&s, &admin, &queued).await;
     assert_eq!(o["status"], "done", "repaired: {o}");
     assert_eq!(*fake.calls.lock().unwrap(), 2);
 
     let (s, _, admin, id) = with_fake(vec![json!({"wrong": true})]).await;
     let queued = request_bytes(&s, &admin, &id).await;
     s.drain_jobs().await;
-    let (_, o) = s
-        .get(
-            &admin,
-            &format!("/outputs/{}", queued["id"].as_str().unwrap()),
-        )
-        .await;
+    let o = output(&s, &admin, &queued).await;
     assert_eq!(o["status"], "failed");
     assert!(
         o["failure"].as_str().unwrap().contains("after one repair"),
@@ -1288,12 +1275,7 @@ async fn outputs_that_call_no_model_give_their_ai_call_back() {
     // Called the model, failed: the credits go back, the call stays used.
     let failed = request_bytes(&s, &admin, &id).await;
     s.drain_jobs().await;
-    let (_, o) = s
-        .get(
-            &admin,
-            &format!("/outputs/{}", failed["id"].as_str().unwrap()),
-        )
-        .await;
+    let o = output(&s, &admin, &failed).await;
     assert_eq!(o["status"], "failed", "{o}");
     assert!(*fake.calls.lock().unwrap() > 0);
     assert_eq!(s.get(&admin, "/credits").await.1["reserved"], 0);

@@ -531,7 +531,7 @@ pub async fn release_unless(
     t: &TenantId,
     id: &JobId,
     call: Call,
-    unused: Option<Write>,
+    mut unused: Option<Write>,
 ) -> Result<bool> {
     let job = self::job(records, t, id).await?;
     if job.status != JobStatus::Reserved {
@@ -541,7 +541,6 @@ pub async fn release_unless(
         (Call::Unused, Some(period)) => Some(period),
         _ => None,
     };
-    let mut unused = unused;
     loop {
         let mut writes = vec![
             Write::update(keys::job(t, id), close_job("released"))

@@ -288,21 +288,16 @@ pub async fn request(
 ) -> Result<Vec<Output>> {
     // Every chain first: a request that cannot be served reserves nothing.
     let (tr, kinds, plan) = plan_request(p, a, transcript, output_types, model).await?;
-    // What the whole request would reserve, for the 402 when the balance runs short partway.
-    let needed: Credits = plan.lines(&tr, &kinds)?.iter().map(|l| l.credits).sum();
-    let Plan {
-        chains, catalog, ..
-    } = plan;
     // Every output reserved and written before any job is queued: a refusal undoes outputs
     // that no consumer has seen.
     let mut made: Vec<Output> = Vec::new();
-    for (kind, chain) in kinds.iter().zip(chains) {
+    for (kind, chain) in kinds.iter().zip(plan.chains.iter().cloned()) {
         // Outputs read whole by the same model share their prompt's cached transcript.
         let lead = made
             .iter()
             .find(|o| o.chain.first() == chain.first() && cacheable(&chain[0]))
             .map(|o| o.id);
-        match prepare_one(p, a, &tr, kind, &catalog, chain, None, lead).await {
+        match prepare_one(p, a, &tr, kind, &plan.catalog, chain, None, lead).await {
             Ok(o) => made.push(o),
             Err(e) => {
                 forget(p, &made).await;
@@ -311,7 +306,7 @@ pub async fn request(
                 let held: Credits = made.iter().map(|o| o.reserved_credits).sum();
                 return Err(match e {
                     Error::InsufficientCredits { available, .. } => Error::InsufficientCredits {
-                        needed,
+                        needed: plan.lines(&tr, &kinds)?.iter().map(|l| l.credits).sum(),
                         available: available + held,
                     },
                     e => e,
@@ -1251,12 +1246,20 @@ pub async fn process(p: Ports<'_>, body: &str, last_attempt: bool) -> Result<Pro
     }
 }
 
+/// The output as it stands now, or `None` when its user deleted it since its job read it.
+async fn live(p: Ports<'_>, o: &Output) -> Result<Option<Output>> {
+    match get(p.records, &o.tenant, &o.id).await {
+        Ok(now) => Ok(Some(now)),
+        Err(Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Whether the output was deleted, by its user or with its transcript, since its job read it.
 async fn deleted(p: Ports<'_>, o: &Output) -> Result<bool> {
-    match get(p.records, &o.tenant, &o.id).await {
-        Ok(_) => transcript_gone(p.records, o).await,
-        Err(Error::NotFound { .. }) => Ok(true),
-        Err(e) => Err(e),
+    match live(p, o).await? {
+        Some(_) => transcript_gone(p.records, o).await,
+        None => Ok(true),
     }
 }
 
@@ -1451,10 +1454,8 @@ async fn give_up(
     }
     // Its steps ran: the AI call stays used (see `credits::Call`).
     credits::release(p.records, &o.tenant, &o.job, credits::Call::Made).await?;
-    let now = match get(p.records, &o.tenant, &o.id).await {
-        Ok(now) => now,
-        Err(Error::NotFound { .. }) => return gone(p, o).await,
-        Err(e) => return Err(e),
+    let Some(now) = live(p, o).await? else {
+        return gone(p, o).await;
     };
     if matches!(now.status, OutputStatus::Done | OutputStatus::Failed) {
         return Ok(Processed::AlreadyFinished(o.id));
@@ -1482,10 +1483,8 @@ async fn fall_back(
     }
     // Chunks of the step may be recorded meanwhile: move on from the latest version.
     for _ in 0..20 {
-        let now = match get(p.records, &o.tenant, &o.id).await {
-            Ok(now) => now,
-            Err(Error::NotFound { .. }) => return gone(p, o).await,
-            Err(e) => return Err(e),
+        let Some(now) = live(p, o).await? else {
+            return gone(p, o).await;
         };
         if now.step != step || matches!(now.status, OutputStatus::Done | OutputStatus::Failed) {
             return Ok(Processed::AlreadyFinished(o.id));
@@ -1686,16 +1685,15 @@ async fn map(
     p.files
         .put(&key, notes.to_string().into_bytes(), "application/json")
         .await?;
-    // Deleted while the model read the chunk: its notes go too (see `finish`).
-    if deleted(p, &o).await? {
+    // Its transcript deleted while the model read the chunk: its notes go too (see `finish`;
+    // the output deleted by its user is found below, where the chunk is recorded).
+    if transcript_gone(p.records, &o).await? {
         return gone(p, &o).await;
     }
     // Record the chunk (optimistically: another chunk may be recorded at the same time).
     for _ in 0..20 {
-        let now = match get(p.records, &o.tenant, &o.id).await {
-            Ok(now) => now,
-            Err(Error::NotFound { .. }) => return gone(p, &o).await,
-            Err(e) => return Err(e),
+        let Some(now) = live(p, &o).await? else {
+            return gone(p, &o).await;
         };
         let Some(mut m) = now
             .map
@@ -1836,10 +1834,11 @@ async fn finish(
             content_type,
         });
     }
-    // Deleted while the model was writing (the output, or its transcript): nothing is kept,
-    // nothing charged. The delete's own discard may have listed the files before these were
-    // written, so they are removed here.
-    if deleted(p, o).await? {
+    // Its transcript deleted while the model was writing: nothing is kept, nothing charged.
+    // The delete's own discard may have listed the files before these were written, so they
+    // are removed here. (An output its user deleted had its job released first: the
+    // settlement below fails, and that path ends the same way.)
+    if transcript_gone(p.records, o).await? {
         return gone(p, o).await;
     }
     let (m, price) = catalog::usable(p.records, &step.provider, &step.model).await?;
@@ -1891,11 +1890,9 @@ async fn finish(
     // write fail (and settlement charged once either way). Map steps record chunks after
     // that, so they start from the latest version, still running.
     let now = if o.map.is_some() {
-        let now = match get(p.records, &o.tenant, &o.id).await {
-            Ok(now) => now,
-            // Deleted after settlement (its delete released nothing, and took these files).
-            Err(Error::NotFound { .. }) => return Ok(Processed::AlreadyFinished(o.id)),
-            Err(e) => return Err(e),
+        // Deleted after settlement (its delete released nothing, and took these files).
+        let Some(now) = live(p, o).await? else {
+            return Ok(Processed::AlreadyFinished(o.id));
         };
         if now.status != OutputStatus::Running {
             return Ok(Processed::AlreadyFinished(o.id));

@@ -205,27 +205,44 @@ impl recap_domain::generation::ModelRegistry for KeysConfigured {
         &self,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = recap_domain::Result<()>> + Send + '_>>
     {
-        Box::pin(async move {
-            if self.providers.get().is_some() {
-                return Ok(());
-            }
-            if self.kinds.is_empty() {
-                let _ = self.providers.set(Default::default());
-                return Ok(());
-            }
-            // Two first requests at once both read; the first to finish is kept (the same set).
-            let providers = recap_domain::catalog::providers(self.records.as_ref()).await?;
-            let ids = providers
-                .into_iter()
-                .filter(|p| {
-                    recap_ai::ProviderKind::parse(&p.kind).is_some_and(|k| self.kinds.contains(&k))
-                })
-                .map(|p| p.id)
-                .collect();
-            let _ = self.providers.set(ids);
-            Ok(())
-        })
+        let kinds = &self.kinds;
+        Box::pin(from_catalog_once(
+            &self.providers,
+            self.records.as_ref(),
+            !kinds.is_empty(),
+            move |catalog| {
+                catalog
+                    .iter()
+                    .filter(|p| {
+                        recap_ai::ProviderKind::parse(&p.kind).is_some_and(|k| kinds.contains(&k))
+                    })
+                    .map(|p| p.id.clone())
+                    .collect()
+            },
+        ))
     }
+}
+
+/// Fills `cell` from the catalog's providers once, for the registries that read them on first
+/// use ([`KeysConfigured`], [`CatalogOnFirstUse`]): read only when `read` (some provider has a
+/// key; otherwise `build` gets none). Two first callers at once both read; the first to finish
+/// is kept (the same value). A read that fails keeps nothing: the next call reads again.
+async fn from_catalog_once<T>(
+    cell: &std::sync::OnceLock<T>,
+    records: &dyn recap_domain::records::Records,
+    read: bool,
+    build: impl FnOnce(&[recap_domain::catalog::Provider]) -> T,
+) -> recap_domain::Result<()> {
+    if cell.get().is_some() {
+        return Ok(());
+    }
+    let catalog = if read {
+        recap_domain::catalog::providers(records).await?
+    } else {
+        Vec::new()
+    };
+    let _ = cell.set(build(&catalog));
+    Ok(())
 }
 
 /// The generate function's model registry: the configured providers' clients, built at
@@ -265,19 +282,12 @@ impl recap_domain::generation::ModelRegistry for CatalogOnFirstUse {
         &self,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = recap_domain::Result<()>> + Send + '_>>
     {
-        Box::pin(async move {
-            if self.built.get().is_some() {
-                return Ok(());
-            }
-            let catalog = if self.providers.kinds().is_empty() {
-                Vec::new()
-            } else {
-                recap_domain::catalog::providers(self.records.as_ref()).await?
-            };
-            // Two first jobs at once both read; the first to finish is kept (the same clients).
-            let _ = self.built.set(self.providers.for_catalog(&catalog));
-            Ok(())
-        })
+        Box::pin(from_catalog_once(
+            &self.built,
+            self.records.as_ref(),
+            !self.providers.kinds().is_empty(),
+            |catalog| self.providers.for_catalog(catalog),
+        ))
     }
 
     fn cache_warmup(&self, provider: &str) -> std::time::Duration {
